@@ -1,0 +1,183 @@
+"""The plugin contract: the Approach base class, register(), and the registry.
+
+    from bench import Approach, register
+
+    @register
+    class MyApproach(Approach):
+        name = "my_approach"
+        summary = "one line for --list and the table"
+
+        def predict_sum(self, image):          # 2-D array, digits bright on dark, 0..255
+            return float(...)
+
+Configuration lives in the constructor only. Variants of one idea register the same class again under
+other names with other constructor arguments:  register(MyApproach, name="my_variant", summary="...", k=3)
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+class PluginError(Exception):
+    """A plugin that breaks the contract; the message names the fix."""
+
+
+@dataclass
+class Requirement:
+    ok: bool
+    what: str           # e.g. "tesseract binary"
+    fix: str = ""       # e.g. "install it with: apt-get install tesseract-ocr"
+
+    def __str__(self) -> str:
+        return self.what if self.ok else f"{self.what} — {self.fix}" if self.fix else self.what
+
+
+def need_binary(command: str, fix: str) -> Requirement:
+    found = shutil.which(command) if "/" not in command else (command if Path(command).exists() else None)
+    return Requirement(bool(found), f"{command} not found" if not found else f"{command} at {found}", fix)
+
+
+def need_module(module: str, fix: str) -> Requirement:
+    ok = importlib.util.find_spec(module) is not None
+    return Requirement(ok, f"python module {module}" + ("" if ok else " not installed"), fix)
+
+
+def need_file(path, what: str, fix: str) -> Requirement:
+    ok = path is not None and Path(path).is_file()
+    return Requirement(ok, f"{what} at {path}" if ok else f"{what} not found at {path}", fix)
+
+
+@dataclass
+class Budget:
+    """What fit() may spend, and where it reports progress."""
+    seconds: float
+    quick: bool = False
+    progress: Callable[..., None] = lambda *a, **k: None   # progress(description, completed, total, **info)
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        return max(0.0, self.seconds - self.elapsed())
+
+    def expired(self) -> bool:
+        return self.elapsed() >= self.seconds
+
+
+class Approach:
+    """Base class of every approach. Subclasses set `name` and `summary` and implement predict_sum
+    (or predict_batch). Everything else is optional."""
+    name: str = ""
+    summary: str = ""
+    # Set by the runner before fit/predict (plain attributes, so approaches never need to accept them):
+    device: str = "cpu"      # "cpu" or "cuda"
+    seed: int = 0
+    digit_range: tuple = (4, 4)  # (fewest, most) digits an image of this dataset holds
+    notes: dict             # anything the approach wants in its row's notes, e.g. {"init": "pre-trained"}
+
+    def requirements(self) -> list[Requirement]:
+        """What must exist before this approach can run (binaries, files, modules)."""
+        return []
+
+    def fit(self, train, val, budget: Budget) -> None:
+        """Learn from the train split, select on the val split, within budget.seconds. Optional."""
+
+    def predict_sum(self, image: np.ndarray) -> float:
+        return float(self.predict_batch(np.asarray(image)[None])[0])
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        return np.array([self.predict_sum(img) for img in images], dtype=np.float64)
+
+    # Optional: the digits read, left to right (unlocks per-digit accuracy), and a confidence in the sum.
+    def predict_digits(self, image: np.ndarray) -> list[int]:
+        raise NotImplementedError
+
+    def predict_digits_batch(self, images: np.ndarray) -> list[list[int]]:
+        return [list(self.predict_digits(img)) for img in images]
+
+    def confidence_batch(self, images: np.ndarray) -> np.ndarray:
+        """Probability that each predicted sum is right. Optional (unlocks calibration error)."""
+        raise NotImplementedError
+
+    # Optional: a trained state (tensors, arrays, numbers, strings) the runner caches between runs.
+    def get_state(self) -> dict | None:
+        return None
+
+    def set_state(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def parameter_count(self) -> int | None:
+        return None
+
+    # ------------------------------------------------------------------ what the runner asks of a class
+    @classmethod
+    def implements(cls, method: str) -> bool:
+        return getattr(cls, method) is not getattr(Approach, method)
+
+
+@dataclass
+class Entry:
+    """One registered name: a class and the constructor arguments it is run with."""
+    name: str
+    summary: str
+    cls: type
+    kwargs: dict
+    source: str          # the file or entry point that registered it
+
+    def create(self) -> Approach:
+        approach = self.cls(**self.kwargs)
+        approach.name, approach.summary = self.name, self.summary
+        approach.notes = {}
+        return approach
+
+
+REGISTRY: dict[str, Entry] = {}
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _source_of(cls) -> str:
+    try:
+        return str(Path(inspect.getfile(cls)).resolve())
+    except (TypeError, OSError):
+        return cls.__module__
+
+
+def register(cls=None, *, name: str | None = None, summary: str | None = None, **kwargs):
+    """Registers an Approach subclass (as a decorator) or a variant of one (as a call with name=,
+    summary= and constructor arguments). Validates at once; a broken plugin raises PluginError."""
+    if cls is None:
+        return lambda c: register(c, name=name, summary=summary, **kwargs)
+    where = f"{_source_of(cls)}: class {getattr(cls, '__name__', cls)!s}"
+    if not (isinstance(cls, type) and issubclass(cls, Approach)):
+        raise PluginError(f"{where}: is not a subclass of bench.Approach — fix: `class X(Approach): ...`")
+    name = name if name is not None else cls.name
+    summary = summary if summary is not None else cls.summary
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise PluginError(f"{where}: name {name!r} must be snake_case (a-z, 0-9, _) — fix: set `name = \"my_approach\"`")
+    if not isinstance(summary, str) or not summary.strip():
+        raise PluginError(f"{where}: approach {name!r} has no summary — fix: set `summary = \"one line\"`")
+    if not (cls.implements("predict_sum") or cls.implements("predict_batch")):
+        raise PluginError(f"{where}: approach {name!r} does not implement predict_sum — fix: define "
+                          "`def predict_sum(self, image): return float(...)`")
+    try:
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as e:
+        raise PluginError(f"{where}: approach {name!r}: constructor does not accept {sorted(kwargs)} ({e}) — "
+                          "fix: take configuration as __init__ keyword arguments") from None
+    entry = Entry(name, summary.strip(), cls, dict(kwargs), _source_of(cls))
+    old = REGISTRY.get(name)
+    if old is not None and (old.source, old.cls.__qualname__, old.kwargs) != (entry.source, cls.__qualname__, entry.kwargs):
+        raise PluginError(f"{where}: the name {name!r} is already registered by {old.source} — "
+                          "fix: choose another name")
+    REGISTRY[name] = entry
+    return cls

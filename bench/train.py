@@ -1,0 +1,181 @@
+"""The shared torch training loop: mini-batches from in-memory tensors (no DataLoader, no per-sample
+Python), a time budget with a cosine learning rate that ends with it, validation every epoch, early
+stopping on validation accuracy, the best-validation weights restored at the end, progress, seeds,
+channels_last and bf16 autocast on the CPU.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def images_to_tensor(images, downscale: int = 1, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """(N, H, W) images, 0..255 -> uint8 tensor (N, 1, H', W'), shrunk by `downscale` (area average)
+    or resized to `size`. uint8 keeps a whole split small; batches become float when they are used."""
+    x = torch.from_numpy(np.ascontiguousarray(np.clip(np.asarray(images, np.float32), 0, 255))).unsqueeze(1)
+    if downscale > 1:
+        x = F.avg_pool2d(x, downscale, ceil_mode=True)
+    if size is not None:
+        x = F.interpolate(x, size=size, mode="area")
+    return x.round().to(torch.uint8)
+
+
+def as_float(batch: torch.Tensor, device: str, channels_last: bool) -> torch.Tensor:
+    x = batch.to(device, non_blocking=True).float().div_(255.0)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+def autocast(device: str, enabled: bool):
+    dtype = torch.bfloat16 if device == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype, enabled=enabled)
+
+
+@torch.inference_mode()
+def predict_outputs(model, inputs: torch.Tensor, device: str = "cpu", batch_size: int = 512,
+                    channels_last: bool = True, bf16: bool = False) -> torch.Tensor:
+    """Model outputs for all inputs, in batches, as float32 on the CPU."""
+    model.eval()
+    outs = []
+    for start in range(0, len(inputs), batch_size):
+        with autocast(device, bf16):
+            out = model(as_float(inputs[start:start + batch_size], device, channels_last))
+        outs.append(out.float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int = 200
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 10                 # epochs without a better validation accuracy before stopping
+    warmup_fraction: float = 0.03      # of the budget (or of the epochs), linear learning-rate warm-up
+    bf16: bool = True                  # bf16 autocast for training (about 1.7x on this CPU)
+    channels_last: bool = True         # about 1.4x for convolutions on this CPU
+    grad_clip: float | None = 5.0
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None   # applied to each float batch
+    extra: dict = field(default_factory=dict)
+
+
+def train_model(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor,
+                val_sums, *, loss_fn: Callable, to_sums: Callable, budget, config: TrainConfig | None = None,
+                device: str = "cpu", seed: int = 0, label: str = "training") -> list[dict]:
+    """Trains `model` in place until the budget, max_epochs or early stopping ends it; restores the
+    weights with the best validation exact-sum accuracy. Returns the history (one dict per epoch).
+
+    loss_fn(outputs, targets) -> scalar; to_sums(outputs) -> predicted sums (a tensor), for validation.
+    """
+    cfg = config or TrainConfig()
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    val_sums = torch.as_tensor(np.asarray(val_sums))
+    n = len(train_x)
+    steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
+    total_steps = cfg.max_epochs * steps_per_epoch
+    started = time.monotonic()
+    seconds = max(1e-6, float(budget.seconds))
+
+    def progress_fraction(step: int) -> float:
+        return min(1.0, max(step / total_steps, (time.monotonic() - started) / seconds))
+
+    history, best_acc, best_state, stale, step = [], -1.0, None, 0, 0
+    for epoch in range(1, cfg.max_epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        loss_sum, loss_count = 0.0, 0
+        for start in range(0, n, cfg.batch_size):
+            f = progress_fraction(step)
+            if f >= 1.0:
+                break
+            warm = min(1.0, (f + 1e-9) / cfg.warmup_fraction) if cfg.warmup_fraction > 0 else 1.0
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * f))
+            idx = order[start:start + cfg.batch_size]
+            x = as_float(train_x[idx], device, cfg.channels_last)
+            if cfg.augment is not None:
+                x = cfg.augment(x)
+            y = train_y[idx].to(device)
+            with autocast(device, cfg.bf16):
+                out = model(x)
+            loss = loss_fn(out.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+            loss_sum += float(loss.detach()) * len(idx)
+            loss_count += len(idx)
+            if step % 20 == 0:
+                budget.progress(f"{label} epoch {epoch}", min(start + cfg.batch_size, n), n,
+                                loss=f"{loss_sum / max(1, loss_count):.4f}",
+                                best_val=f"{max(best_acc, 0):.4f}")
+        if loss_count == 0:
+            break
+        val_pred = to_sums(predict_outputs(model, val_x, device, channels_last=cfg.channels_last))
+        val_acc = float((torch.as_tensor(val_pred).round().long() == val_sums).float().mean())
+        history.append({"epoch": epoch, "seconds": round(time.monotonic() - started, 2),
+                        "loss": loss_sum / loss_count, "val_accuracy": val_acc, "images_seen": step * cfg.batch_size})
+        budget.progress(f"{label} epoch {epoch}", n, n, loss=f"{loss_sum / loss_count:.4f}", val=f"{val_acc:.4f}")
+        if val_acc > best_acc:
+            best_acc, best_state, stale = val_acc, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+        if progress_fraction(step) >= 1.0:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class TorchApproach:
+    """Mixin for approaches built on one torch model: state caching, parameter count and batched
+    prediction. A subclass (also an Approach) defines build_model(), preprocess(images) -> uint8
+    tensor and outputs_to_sums(outputs), and sets self.model in fit()."""
+    model: torch.nn.Module | None = None
+    channels_last: bool = True
+
+    def build_model(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def preprocess(self, images) -> torch.Tensor:
+        return images_to_tensor(images)
+
+    def outputs_to_sums(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.reshape(-1)
+
+    def get_state(self) -> dict:
+        return {"model": {k: v.cpu() for k, v in self.model.state_dict().items()}}
+
+    def set_state(self, state: dict) -> None:
+        self.model = self.build_model().to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.model.load_state_dict(state["model"])
+        self.model.eval()
+
+    def parameter_count(self) -> int | None:
+        return count_parameters(self.model) if self.model is not None else None
+
+    def predict_batch(self, images) -> np.ndarray:
+        outputs = predict_outputs(self.model, self.preprocess(images), self.device, channels_last=self.channels_last)
+        return self.outputs_to_sums(outputs).double().numpy()
