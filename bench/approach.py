@@ -27,6 +27,19 @@ from typing import Callable
 import numpy as np
 
 
+DEFAULT_BUDGET = 150.0   # training seconds for an approach that states no default_budget of its own
+QUICK_BUDGET = 8.0       # training seconds of every approach under --quick
+
+
+def effective_budget(cls, budget: float | None, quick: bool) -> float:
+    """--budget when given; else QUICK_BUDGET under --quick; else the approach's default_budget."""
+    if budget is not None:
+        return float(budget)
+    if quick:
+        return QUICK_BUDGET
+    return float(getattr(cls, "default_budget", None) or DEFAULT_BUDGET)
+
+
 class PluginError(Exception):
     """A plugin that breaks the contract; the message names the fix."""
 
@@ -79,6 +92,7 @@ class Approach:
     (or predict_batch). Everything else is optional."""
     name: str = ""
     summary: str = ""
+    default_budget: float | None = None   # training seconds when --budget is not given (None: DEFAULT_BUDGET)
     # Set by the runner before fit/predict (plain attributes, so approaches never need to accept them):
     device: str = "cpu"      # "cpu" or "cuda"
     seed: int = 0
@@ -95,8 +109,8 @@ class Approach:
     def predict_sum(self, image: np.ndarray) -> float:
         return float(self.predict_batch(np.asarray(image)[None])[0])
 
-    def predict_batch(self, images: np.ndarray) -> np.ndarray:
-        return np.array([self.predict_sum(img) for img in images], dtype=np.float64)
+    def predict_batch(self, images: np.ndarray) -> list:
+        return [self.predict_sum(img) for img in images]   # unconverted: the runner checks each answer
 
     # Optional: the digits read, left to right (unlocks per-digit accuracy), and a confidence in the sum.
     def predict_digits(self, image: np.ndarray) -> list[int]:

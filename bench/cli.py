@@ -8,9 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from bench.approach import DEFAULT_BUDGET, QUICK_BUDGET
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_BUDGET = 150.0      # seconds of training per approach; a cold `--approaches all` stays within 45 min
-QUICK_BUDGET = 8.0
 
 
 def parse_args(argv):
@@ -21,7 +21,8 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="small data and short budgets: every approach end to end "
                    "in a few minutes")
     p.add_argument("--budget", type=float, default=None,
-                   help=f"training seconds per approach (default {DEFAULT_BUDGET:g}, {QUICK_BUDGET:g} with --quick)")
+                   help=f"training seconds for every approach (default: each approach's own default_budget, else "
+                   f"{DEFAULT_BUDGET:g}; {QUICK_BUDGET:g} with --quick)")
     p.add_argument("--data", help="a folder in the original format (data0.npy, lab0.npy, ...), split 80/10/10")
     p.add_argument("--test-data", help="evaluate on this folder (original format) instead of the test split")
     p.add_argument("--digits", default="4", help="digits per composed image: a number or a range such as 1-5")
@@ -29,7 +30,7 @@ def parse_args(argv):
     p.add_argument("--out", default=str(ROOT / "results"), help="results folder (default results/)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and train again")
     p.add_argument("--timeout", type=float, default=None,
-                   help="seconds before an approach is stopped and failed (default: 2 x budget + 600)")
+                   help="seconds before an approach is stopped and failed (default: 2 x its budget + 600)")
     p.add_argument("--memory-limit", type=float, default=None, help="MiB of address space per approach process")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
@@ -110,13 +111,12 @@ def run(args, console) -> int:
         job_defaults, selected_names, timeout = meta["job"], meta["selected"], meta["timeout"]
         spec = job_defaults["data"]
     else:
-        budget = args.budget if args.budget is not None else (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
         spec = data_spec(args.data, args.test_data, args.digits, args.seed, args.quick)
         job_defaults = {"data": spec, "seed": args.seed, "threads": args.threads, "device": pick_device(args.device),
-                        "budget": budget, "quick": args.quick, "retrain": args.retrain,
+                        "budget": args.budget, "quick": args.quick, "retrain": args.retrain,
                         "latency_calls": args.latency_calls or (30 if args.quick else 200),
                         "memory_limit_mb": args.memory_limit}
-        timeout = args.timeout if args.timeout is not None else 2 * budget + 600
+        timeout = args.timeout
         selected_names = None
 
     registry, broken = discover()
@@ -147,9 +147,11 @@ def run(args, console) -> int:
         meta = run_metadata(command, dataset, job_defaults, run_id)
         meta.update(job=job_defaults, selected=selected_names, timeout=timeout)
     runner = Runner(run_dir, job_defaults, dataset, console, timeout)
+    budget_text = "per approach" if job_defaults["budget"] is None and not job_defaults["quick"] else \
+        f"{job_defaults['budget'] or QUICK_BUDGET:g} s each"
     console.print(f"run {meta['run_id']}: {len(selected_names)} approaches on {dataset.source} data "
-                  f"({len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)}), budget "
-                  f"{job_defaults['budget']:g} s each, device {job_defaults['device']}, results in {run_dir}")
+                  f"({len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)}), training budget {budget_text}, "
+                  f"device {job_defaults['device']}, results in {run_dir}")
 
     rows, predictions = {}, {}
     for name in selected_names:                     # rows already finished (a resumed run) are kept

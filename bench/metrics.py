@@ -40,15 +40,18 @@ def sum_metrics(pred, true) -> dict:
 
 def digit_accuracy(pred_digits: list[list[int]], true_digits: list[list[int]]) -> dict:
     """Share of true digits read correctly at their position (left to right); a missing digit is wrong.
-    Also the share of images where the number of digits read differs from the number present."""
-    right = total = miscount = 0
+    Also the share of images where the number of digits read differs from the number present, and the
+    share where none was read."""
+    right = total = miscount = empty = 0
     for p, t in zip(pred_digits, true_digits):
         total += len(t)
         right += sum(int(a == b) for a, b in zip(p, t))
         miscount += len(p) != len(t)
+        empty += len(p) == 0
     n = len(true_digits)
     return {"digit_accuracy": right / total if total else float("nan"),
-            "count_mismatch": miscount / n if n else float("nan")}
+            "count_mismatch": miscount / n if n else float("nan"),
+            "empty_reads": empty / n if n else float("nan")}
 
 
 def expected_calibration_error(confidence, correct, bins: int = 15) -> float:

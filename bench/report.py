@@ -32,6 +32,7 @@ COLUMNS = [  # key, header, format
     ("latency_ms_p99", "p99 ms", "{:.2f}"),
     ("throughput", "img/s", "{:,.0f}"),
     ("fit_seconds", "train s", "{:.0f}"),
+    ("budget", "budget s", "{:.0f}"),
     ("params", "params", "{:,}"),
     ("peak_memory_mb", "peak MB", "{:.0f}"),
     ("n", "n", "{}"),
@@ -125,7 +126,7 @@ def write_results(run_dir: Path, meta: dict, rows: list[dict]) -> None:
           f"Data: {d['source']} ({d['hash']}), digits {d['digits'][0]}–{d['digits'][1]}, "
           f"train/val/test {d['train']}/{d['val']}/{d['test']}  ",
           f"Machine: {meta['cpu']}, {meta['threads']} threads, device {meta['device']}; "
-          f"budget {meta['budget_seconds']} s per approach; seed {meta['seed']}; commit {meta['git_commit']}", "",
+          f"training budget: {meta['budget_seconds']}; seed {meta['seed']}; commit {meta['git_commit']}", "",
           markdown_table(rows), ""]
     atomic_write_text(run_dir / "results.md", "\n".join(md))
     _point_latest(run_dir)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import metrics
+from bench.approach import effective_budget
 from bench.util import atomic_write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,13 +98,13 @@ def row_from_result(name: str, summary: str, result: dict, dataset) -> dict:
         correct = metrics.exact_correct(result["test_pred"], dataset.test.sums)
         row["ece"] = metrics.expected_calibration_error(result["test_confidence"], correct)
     for key in ("latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "latency_calls", "throughput",
-                "fit_seconds", "trained", "params", "peak_memory_mb", "checkpoint"):
+                "fit_seconds", "budget", "trained", "params", "peak_memory_mb", "checkpoint"):
         row[key] = result.get(key)
     return row
 
 
 class Runner:
-    def __init__(self, run_dir: Path, job_defaults: dict, dataset, console, timeout: float):
+    def __init__(self, run_dir: Path, job_defaults: dict, dataset, console, timeout: float | None):
         self.run_dir = run_dir
         self.job_defaults = job_defaults
         self.dataset = dataset
@@ -122,6 +123,8 @@ class Runner:
         q = ctx.Queue()
         from bench import worker
         proc = ctx.Process(target=worker.run, args=(job, q))  # not daemonic: approaches may start pools
+        timeout = self.timeout if self.timeout is not None else \
+            2 * effective_budget(entry.cls, job["budget"], job["quick"]) + 600
         started = time.monotonic()
         task = progress.add_task(f"{entry.name}: starting", total=None, info="")
         proc.start()
@@ -141,9 +144,9 @@ class Runner:
                                 why += " (perhaps the memory limit)"
                             result = {"status": "failed", "reason": f"worker process died without a result ({why})"}
                             break
-                    elif time.monotonic() - started > self.timeout:
+                    elif time.monotonic() - started > timeout:
                         result = {"status": "failed",
-                                  "reason": f"timed out after {self.timeout:.0f} s (--timeout); process killed"}
+                                  "reason": f"timed out after {timeout:.0f} s (--timeout); process killed"}
                         break
                     else:
                         continue
@@ -190,7 +193,7 @@ def run_metadata(args_line: str, dataset, job_defaults: dict, run_id: str) -> di
         "run_id": run_id, "command": args_line,
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "seed": job_defaults["seed"], "threads": job_defaults["threads"], "device": job_defaults["device"],
-        "budget_seconds": job_defaults["budget"], "quick": job_defaults["quick"],
+        "budget_seconds": job_defaults["budget"] or "per approach", "quick": job_defaults["quick"],
         "dataset": dataset.describe(), "versions": versions(), "git_commit": git_commit(),
         "cpu": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
         "python_executable": sys.executable,

@@ -90,9 +90,10 @@ def train_model(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Te
     def progress_fraction(step: int) -> float:
         return min(1.0, max(step / total_steps, (time.monotonic() - started) / seconds))
 
-    history, best_acc, best_state, stale, step = [], -1.0, None, 0, 0
+    history, best_acc, best_state, stale, step, train_seconds = [], -1.0, None, 0, 0, 0.0
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
+        epoch_started = time.monotonic()
         order = torch.randperm(n, generator=generator)
         loss_sum, loss_count = 0.0, 0
         for start in range(0, n, cfg.batch_size):
@@ -124,10 +125,12 @@ def train_model(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Te
                                 best_val=f"{max(best_acc, 0):.4f}")
         if loss_count == 0:
             break
+        train_seconds += time.monotonic() - epoch_started
         val_pred = to_sums(predict_outputs(model, val_x, device, channels_last=cfg.channels_last))
         val_acc = float((torch.as_tensor(val_pred).round().long() == val_sums).float().mean())
         history.append({"epoch": epoch, "seconds": round(time.monotonic() - started, 2),
-                        "loss": loss_sum / loss_count, "val_accuracy": val_acc, "images_seen": step * cfg.batch_size})
+                        "loss": loss_sum / loss_count, "val_accuracy": val_acc, "images_seen": step * cfg.batch_size,
+                        "train_seconds": round(train_seconds, 2)})
         budget.progress(f"{label} epoch {epoch}", n, n, loss=f"{loss_sum / loss_count:.4f}", val=f"{val_acc:.4f}")
         if val_acc > best_acc:
             best_acc, best_state, stale = val_acc, copy.deepcopy(model.state_dict()), 0

@@ -171,7 +171,7 @@ _phase = ["start"]
 
 
 def _run(job: dict, progress, warn) -> dict:
-    from bench.approach import Budget
+    from bench.approach import Budget, effective_budget
     from bench.data import load_dataset
     from bench.discovery import discover
 
@@ -193,12 +193,13 @@ def _run(job: dict, progress, warn) -> dict:
     _phase[0] = "loading data"
     dataset = load_dataset(job["data"])
     approach.digit_range = dataset.digits          # how many digits an image may hold
-    budget = Budget(job["budget"], quick=job["quick"], progress=progress)
-    result = {"status": "ok", "trained": False, "fit_seconds": 0.0, "history": []}
+    seconds = effective_budget(entry.cls, job["budget"], job["quick"])
+    budget = Budget(seconds, quick=job["quick"], progress=progress)
+    result = {"status": "ok", "trained": False, "fit_seconds": 0.0, "history": [], "budget": seconds}
 
     if entry.cls.implements("fit"):
         _phase[0] = "fit"
-        path = checkpoint_path(entry, dataset.hash, job["budget"], job["device"])
+        path = checkpoint_path(entry, dataset.hash, seconds, job["device"])
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)     # two runs at once train a key once, never write it twice

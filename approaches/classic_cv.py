@@ -1,0 +1,84 @@
+"""A classical pipeline: OpenCV-style segmentation (column runs of ink; fragments merged, touching digits
+split; approaches/_segmentation.py), each digit normalised MNIST style to 28x28, then a scikit-learn
+classifier (PCA to 50 dimensions + RBF support vector machine) trained on single MNIST training digits.
+The sum is the sum of the digits read. No deep learning, no sum labels needed. (torch is used only to
+store the fitted arrays as a checkpoint.)
+"""
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.svm import SVC
+
+from approaches._segmentation import crop, crops_of
+from bench import Approach, register
+from bench.data import load_mnist
+
+
+@register
+class ClassicCV(Approach):
+    name = "classic_cv"
+    summary = "segmentation + PCA/RBF-SVM digit classifier trained on single MNIST digits (scikit-learn)"
+
+    def __init__(self, train_digits=20000, components=50, C=10.0):
+        self.train_digits = train_digits
+        self.components = components
+        self.C = C
+
+    def fit(self, train, val, budget):
+        digits, labels = load_mnist()["train"]                      # MNIST's training digits only
+        n = min(self.train_digits, 2000 if budget.quick else self.train_digits)
+        pick = np.random.default_rng(self.seed).permutation(len(digits))[:n]
+        budget.progress("normalising MNIST digits", 0, 1)
+        x = np.stack([crop(d, (0, 28)) for d in digits[pick]]).reshape(n, -1) / 255.0
+        budget.progress("fitting PCA + SVM", 0, 1)
+        pca, svm = PCA(self.components, random_state=self.seed), SVC(C=self.C, gamma="scale")
+        svm.fit(pca.fit_transform(x), labels[pick])
+        budget.progress("fitting PCA + SVM", 1, 1)
+        # Keep the fitted model as plain arrays, so it can be cached as a checkpoint and reloaded safely.
+        self.state = {"pca_mean": pca.mean_, "pca_components": pca.components_, "support_vectors": svm.support_vectors_,
+                      "dual_coef": svm.dual_coef_, "intercept": svm.intercept_, "n_support": svm.n_support_,
+                      "classes": svm.classes_, "gamma": np.array(svm._gamma)}
+        self.state = {k: torch.as_tensor(np.asarray(v)) for k, v in self.state.items()}
+        check = x[:500]
+        agree = np.mean(self.classify(check) == svm.predict(pca.transform(check)))
+        assert agree > 0.99, f"the array form of the SVM disagrees with scikit-learn ({agree:.3f})"
+        self.notes["classifier_trained_on"] = f"{n} single MNIST training digits"
+
+    def classify(self, x):
+        """PCA projection and the one-vs-one RBF SVM vote, from the fitted arrays (as scikit-learn's SVC)."""
+        s = {k: v.numpy() for k, v in self.state.items()}
+        z = (x - s["pca_mean"]) @ s["pca_components"].T
+        sv = s["support_vectors"]
+        kernel = np.exp(-s["gamma"] * ((z * z).sum(1)[:, None] - 2 * z @ sv.T + (sv * sv).sum(1)[None]))
+        starts = np.concatenate([[0], np.cumsum(s["n_support"])])
+        classes = len(s["classes"])
+        votes, pair = np.zeros((len(z), classes), np.int64), 0
+        for i in range(classes):
+            for j in range(i + 1, classes):
+                si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+                decision = (kernel[:, si] @ s["dual_coef"][j - 1, si] + kernel[:, sj] @ s["dual_coef"][i, sj]
+                            + s["intercept"][pair])
+                votes[np.arange(len(z)), np.where(decision > 0, i, j)] += 1
+                pair += 1
+        return s["classes"][votes.argmax(1)]
+
+    def get_state(self):
+        return self.state
+
+    def set_state(self, state):
+        self.state = state
+
+    def predict_digits_batch(self, images):
+        crops, counts = crops_of(images, self.digit_range)
+        read = self.classify(crops.reshape(len(crops), -1) / 255.0) if len(crops) else []
+        out, start = [], 0
+        for n in counts:
+            out.append([int(d) for d in read[start:start + n]])
+            start += n
+        return out
+
+    def predict_digits(self, image):
+        return self.predict_digits_batch(np.asarray(image)[None])[0]
+
+    def predict_batch(self, images):
+        return [float(sum(digits)) for digits in self.predict_digits_batch(images)]

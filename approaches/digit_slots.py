@@ -1,0 +1,190 @@
+"""Beyond the report: a structured recognizer. Each image is cut into one 28x28 crop per digit (column
+segmentation, approaches/_segmentation.py); one small CNN gives every crop a distribution over 0..9;
+the distribution of the sum is the exact convolution of the crop distributions (differentiable), and
+the prediction is the most likely sum, with its probability as the confidence.
+
+- slot_cnn_sum_only:  trained from sum labels alone: loss = -log P(sum = label). Works on a --data
+  folder in the original format, which has only sums. The digits are learned, never given.
+- slot_cnn_digit_sup: trained with the composer's digit labels (cross-entropy per crop), for when they exist.
+
+Each crop's classifier is local (it sees only its own digit), so what it learns is a digit reader that
+carries over to new data; its per-digit accuracy is reported.
+"""
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from approaches._segmentation import crops_of
+from bench import Approach, register
+from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
+
+
+class DigitCNN(nn.Module):
+    """28x28 crop -> 10 logits. Small on purpose: it reads about 15,000 crops/s on 2 CPU cores."""
+
+    def __init__(self, widths=(32, 64, 128), hidden=128, dropout=0.2):
+        super().__init__()
+        a, b, c = widths
+        self.features = nn.Sequential(
+            nn.Conv2d(1, a, 3, padding=1, bias=False), nn.BatchNorm2d(a), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(b, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        )
+        self.classify = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * 3 * 3, hidden),
+                                      nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, 10))
+
+    def forward(self, x):
+        return self.classify(self.features(x))
+
+
+class SlotModel(nn.Module):
+    """(B, slots, 28, 28) crops -> (B, slots, 10) digit logits; an all-dark crop is an empty slot."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.digit = DigitCNN(**kwargs).to(memory_format=torch.channels_last)   # ~1.7x faster convs on CPU
+
+    def forward(self, crops):
+        b, k = crops.shape[:2]
+        logits = self.digit(crops.reshape(b * k, 1, 28, 28).contiguous(memory_format=torch.channels_last))
+        return logits.reshape(b, k, 10)
+
+
+def sum_distribution(logits: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
+    """Exact distribution of the sum of independent slot digits: (B, slots, 10) logits and a (B, slots)
+    mask of filled slots -> (B, 9*slots+1) probabilities. Empty slots count as the digit 0."""
+    b, k, _ = logits.shape
+    probs = F.softmax(logits.float(), dim=-1)
+    zero = torch.zeros_like(probs)
+    zero[..., 0] = 1.0
+    probs = torch.where(filled[..., None], probs, zero)
+    total = probs.new_zeros(b, 9 * k + 1)
+    total[:, 0] = 1.0
+    for slot in range(k):                             # convolve one slot at a time: sum_d total[s-d] * p[d]
+        total = sum(F.pad(total, (d, 0))[:, : 9 * k + 1] * probs[:, slot, d:d + 1] for d in range(10))
+    return total
+
+
+def random_affine(crops: torch.Tensor, degrees=10.0, scale=0.1, shift=0.08) -> torch.Tensor:
+    """Training augmentation: each crop rotated, scaled and shifted a little (one grid_sample per batch)."""
+    b, k, h, w = crops.shape
+    n = b * k
+    angle = (torch.rand(n) * 2 - 1) * degrees * torch.pi / 180
+    zoom = 1 + (torch.rand(n) * 2 - 1) * scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, (torch.rand(n) * 2 - 1) * shift], 1),
+                         torch.stack([sin, cos, (torch.rand(n) * 2 - 1) * shift], 1)], 1)
+    grid = F.affine_grid(theta, (n, 1, h, w), align_corners=False)
+    out = F.grid_sample(crops.reshape(n, 1, h, w), grid.to(crops.dtype), align_corners=False)
+    return out.reshape(b, k, h, w) * (crops.amax((2, 3), keepdim=True) > 0)     # empty slots stay empty
+
+
+class DigitSlots(TorchApproach, Approach):
+    name = "slot_cnn_sum_only"
+    summary = "segment into digit crops, CNN per crop, exact sum distribution; learned from sums only"
+    channels_last = False        # crops are (B, slots, 28, 28); the digit CNN sets channels_last itself
+
+    def __init__(self, supervision="sum", widths=(24, 48, 96), augmentation="affine", lr=3e-3, batch_size=64,
+                 max_epochs=60):
+        assert supervision in ("sum", "digits")
+        self.supervision = supervision
+        self.augmentation = augmentation
+        self.widths = tuple(widths)
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+
+    def build_model(self):
+        return MaskedSlots(SlotModel(widths=self.widths))
+
+    def preprocess(self, images):
+        """Images -> (N, slots, 28, 28) uint8 crops, empty slots all dark."""
+        crops, counts = crops_of(images, self.digit_range)
+        slots = max(self.digit_range[1], int(counts.max()) if len(counts) else 1)
+        out = np.zeros((len(images), slots, 28, 28), np.uint8)
+        start = 0
+        for i, n in enumerate(counts):
+            out[i, :n] = crops[start:start + n]
+            start += n
+        return torch.from_numpy(out)
+
+    def digit_targets(self, train, counts):
+        """Per-slot digit labels where segmentation found as many digits as the image holds, else ignored."""
+        slots = max(self.digit_range[1], int(counts.max()))
+        targets = np.full((len(counts), slots), -1, np.int64)
+        for i, (digits, n) in enumerate(zip(train.digit_lists(), counts)):
+            if len(digits) == n:
+                targets[i, :n] = digits
+        return torch.from_numpy(targets)
+
+    def outputs_to_sums(self, outputs):
+        return self.distribution(outputs).argmax(1).float()
+
+    def distribution(self, outputs):
+        """Model outputs (B, slots, 11: ten digit logits and the filled flag) -> sum probabilities."""
+        return sum_distribution(outputs[..., :10], outputs[..., 10] > 0.5)
+
+    def fit(self, train, val, budget):
+        budget.progress("segmenting digits", 0, 1)
+        train_x, val_x = self.preprocess(train.images), self.preprocess(val.images)
+        train_counts = (train_x.amax((2, 3)) > 0).sum(1).numpy()
+        budget.progress("segmenting digits", 1, 1)
+        if self.supervision == "digits":
+            if train.digits is None:
+                raise ValueError("slot_cnn_digit_sup needs digit labels (composed data); "
+                                 "on a folder of sums only, use slot_cnn_sum_only")
+            targets = self.digit_targets(train, train_counts)
+        else:
+            targets = torch.as_tensor(train.sums)
+        self.model = self.build_model()
+        self.history = train_model(
+            self.model, train_x, targets, val_x, val.sums, loss_fn=self.masked_loss,
+            to_sums=self.outputs_to_sums, budget=budget, device=self.device, seed=self.seed, label=self.name,
+            config=TrainConfig(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs, patience=8,
+                               channels_last=False, augment=self.augment))
+        self.notes["segmentation_count_mismatch_train"] = round(float(np.mean(
+            train_counts != np.array([len(d) for d in train.digit_lists()]))), 4) if train.digits is not None else None
+        self.notes["trained_on"] = "sum labels only" if self.supervision == "sum" else "digit labels"
+
+    def masked_loss(self, outputs, targets):
+        filled, logits = outputs[..., 10] > 0.5, outputs[..., :10]
+        if self.supervision == "digits":
+            return F.cross_entropy(logits.reshape(-1, 10), targets.reshape(-1), ignore_index=-1)
+        dist = sum_distribution(logits, filled)
+        return -torch.log(dist.gather(1, targets[:, None].clamp_max(dist.shape[1] - 1)).clamp_min(1e-12)).mean()
+
+    def augment(self, x):
+        return random_affine(x) if self.augmentation == "affine" else x
+
+    def _outputs(self, images):
+        return predict_outputs(self.model, self.preprocess(images), self.device, batch_size=256,
+                               channels_last=False, bf16=True)
+
+    def predict_batch(self, images):
+        return self.outputs_to_sums(self._outputs(images)).double().numpy()
+
+    def confidence_batch(self, images):
+        return self.distribution(self._outputs(images)).amax(1).double().numpy()
+
+    def predict_digits_batch(self, images):
+        outputs = self._outputs(images)
+        filled, digits = outputs[..., 10] > 0.5, outputs[..., :10].argmax(-1)
+        return [[int(d) for d, f in zip(row, mask) if f] for row, mask in zip(digits, filled)]
+
+
+class MaskedSlots(nn.Module):
+    """Wraps SlotModel so its output carries, as an 11th channel, which slots hold a digit."""
+
+    def __init__(self, slots: SlotModel):
+        super().__init__()
+        self.slots = slots
+
+    def forward(self, crops):
+        filled = (crops.amax((2, 3)) > 0).to(torch.float32)
+        return torch.cat([self.slots(crops).float(), filled[..., None]], dim=-1)
+
+
+register(DigitSlots)
+register(DigitSlots, name="slot_cnn_digit_sup", supervision="digits",
+         summary="segment into digit crops, CNN per crop, exact sum distribution; trained with digit labels")
