@@ -101,14 +101,21 @@ class TesseractOCR(Approach):
                     break
         return ["".join(d for _, d in sorted(w)) for w in words]
 
-    def read_one(self, line, psm):
+    def pytesseract(self):
+        """pytesseract, pointed at our binary; each tesseract process it starts uses one core (we run
+        several at once). Only tesseract's environment changes: OMP_THREAD_LIMIT in ours would reach
+        torch in processes we start and stall its bf16 convolutions."""
         import pytesseract
         pytesseract.pytesseract.tesseract_cmd = self.tesseract_cmd
+        pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        return pytesseract
+
+    def read_one(self, line, psm):
+        pytesseract = self.pytesseract()
         return re.sub(r"\D", "", pytesseract.image_to_string(line, config=self.config(psm)))
 
     def read(self, images, psm, thicken):
         """The digit string Tesseract reads in each image."""
-        os.environ["OMP_THREAD_LIMIT"] = "1"                  # one core per tesseract process; we run several
         lines = [self.line_image(img, thicken) for img in images]
         if self.mode == "whole":
             with ThreadPoolExecutor(self.workers) as pool:

@@ -58,7 +58,12 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(threads: int) -> None:
+    """Fixes torch's thread count. An inherited OMP_THREAD_LIMIT below it caps it: torch asking for more
+    threads than OpenMP may start stalls its bf16 convolution backward pass for good."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    limit = os.environ.get("OMP_THREAD_LIMIT", "")
+    if limit.isdigit() and int(limit) > 0:
+        threads = min(threads, int(limit))
     try:
         import torch
         torch.set_num_threads(threads)

@@ -1,5 +1,6 @@
 """Tesseract is a system binary: without it the row is skipped with the fix, and the run completes."""
 import json
+import os
 
 from tests.conftest import run_cli
 
@@ -32,3 +33,4 @@ def test_real_tesseract_reads_digits(tiny_dataset):
     read = sum(len(d) for d in digits)
     right = sum(a == b for p, t in zip(digits, tiny_dataset.test.digit_lists()[:30]) for a, b in zip(p, t))
     assert read > 30 and right > 10
+    assert "OMP_THREAD_LIMIT" not in os.environ       # tesseract's one-core limit must not leak into torch

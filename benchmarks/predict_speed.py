@@ -1,0 +1,51 @@
+"""Batched prediction speed of registered approaches: images/s of predict_batch over the default test
+split (3,000 images), after a short fit (speed does not depend on how well a model is trained).
+
+    python benchmarks/predict_speed.py slot_cnn_sum_only classic_cv tesseract_ocr_tuned [--fit-seconds 20]
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("approaches", nargs="+")
+    p.add_argument("--fit-seconds", type=float, default=20)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args()
+
+    import numpy as np
+
+    from bench.approach import Budget
+    from bench.data import data_spec, load_dataset
+    from bench.discovery import discover
+    from bench.util import seed_everything, set_threads
+
+    set_threads(args.threads)
+    registry, _ = discover()
+    dataset = load_dataset(data_spec())
+    images = np.asarray(dataset.test.images)
+    for name in args.approaches:
+        seed_everything(0)
+        approach = registry[name].create()
+        approach.digit_range = dataset.digits
+        approach.fit(dataset.train, dataset.val, Budget(args.fit_seconds, quick=True))
+        approach.predict_batch(images[:64])                              # warm-up
+        best = float("inf")
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            approach.predict_batch(images)
+            best = min(best, time.perf_counter() - started)
+        print(f"{name}: {len(images) / best:,.0f} images/s batched ({len(images)} images in {best:.2f} s, "
+              f"best of {args.repeats}; {args.threads} threads)")
+
+
+if __name__ == "__main__":
+    main()
