@@ -4,14 +4,30 @@ classifier (PCA to 50 dimensions + RBF support vector machine) trained on single
 The sum is the sum of the digits read. No deep learning, no sum labels needed. (torch is used only to
 store the fitted arrays as a checkpoint.)
 """
+import cv2
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 from sklearn.svm import SVC
 
-from approaches._segmentation import crop, crops_of
+from approaches._segmentation import crops_of
 from bench import Approach, register
 from bench.data import load_mnist
+
+
+def deskew(crops: np.ndarray) -> np.ndarray:
+    """Straightens each 28x28 digit by its second image moments (the classic OpenCV recipe): a slanted
+    or rotated digit is sheared upright, so the classifier sees less variation."""
+    out = np.empty(crops.shape, np.float32)
+    for i, c in enumerate(crops):
+        m = cv2.moments(c)
+        if abs(m["mu02"]) < 1e-2:
+            out[i] = c
+            continue
+        skew = m["mu11"] / m["mu02"]
+        shear = np.float32([[1, skew, -0.5 * 28 * skew], [0, 1, 0]])
+        out[i] = cv2.warpAffine(c.astype(np.float32), shear, (28, 28), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
+    return out
 
 
 @register
@@ -19,7 +35,7 @@ class ClassicCV(Approach):
     name = "classic_cv"
     summary = "segmentation + PCA/RBF-SVM digit classifier trained on single MNIST digits (scikit-learn)"
 
-    def __init__(self, train_digits=20000, components=50, C=10.0):
+    def __init__(self, train_digits=50000, components=50, C=10.0):
         self.train_digits = train_digits
         self.components = components
         self.C = C
@@ -29,10 +45,11 @@ class ClassicCV(Approach):
         n = min(self.train_digits, 2000 if budget.quick else self.train_digits)
         pick = np.random.default_rng(self.seed).permutation(len(digits))[:n]
         budget.progress("normalising MNIST digits", 0, 1)
-        x = np.stack([crop(d, (0, 28)) for d in digits[pick]]).reshape(n, -1) / 255.0
+        crops, counts = crops_of(digits[pick], (1, 1))             # the same cut as at prediction time
+        x, labels = self.features(crops), labels[pick][counts == 1]
         budget.progress("fitting PCA + SVM", 0, 1)
         pca, svm = PCA(self.components, random_state=self.seed), SVC(C=self.C, gamma="scale")
-        svm.fit(pca.fit_transform(x), labels[pick])
+        svm.fit(pca.fit_transform(x), labels)
         budget.progress("fitting PCA + SVM", 1, 1)
         # Keep the fitted model as plain arrays, so it can be cached as a checkpoint and reloaded safely.
         self.state = {"pca_mean": pca.mean_, "pca_components": pca.components_, "support_vectors": svm.support_vectors_,
@@ -44,10 +61,13 @@ class ClassicCV(Approach):
         assert agree > 0.99, f"the array form of the SVM disagrees with scikit-learn ({agree:.3f})"
         self.notes["classifier_trained_on"] = f"{n} single MNIST training digits"
 
+    def features(self, crops):
+        return deskew(crops).reshape(len(crops), -1) / 255.0
+
     def classify(self, x):
         """PCA projection and the one-vs-one RBF SVM vote, from the fitted arrays (as scikit-learn's SVC)."""
-        s = {k: v.numpy() for k, v in self.state.items()}
-        z = (x - s["pca_mean"]) @ s["pca_components"].T
+        s = {k: v.numpy().astype(np.float32) if v.is_floating_point() else v.numpy() for k, v in self.state.items()}
+        z = (x.astype(np.float32) - s["pca_mean"]) @ s["pca_components"].T      # float32: twice as fast
         sv = s["support_vectors"]
         kernel = np.exp(-s["gamma"] * ((z * z).sum(1)[:, None] - 2 * z @ sv.T + (sv * sv).sum(1)[None]))
         starts = np.concatenate([[0], np.cumsum(s["n_support"])])
@@ -70,7 +90,7 @@ class ClassicCV(Approach):
 
     def predict_digits_batch(self, images):
         crops, counts = crops_of(images, self.digit_range)
-        read = self.classify(crops.reshape(len(crops), -1) / 255.0) if len(crops) else []
+        read = self.classify(self.features(crops)) if len(crops) else []
         out, start = [], 0
         for n in counts:
             out.append([int(d) for d in read[start:start + n]])

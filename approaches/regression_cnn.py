@@ -13,6 +13,7 @@ from bench.train import TorchApproach, TrainConfig, images_to_tensor, train_mode
 class RegressionCNN(TorchApproach, Approach):
     name = "regression_cnn"
     summary = "original report 2a: 2 conv layers + linear -> sum, MSE regression, Adam"
+    default_budget = 60
 
     def __init__(self, channels=(16, 32), lr=1e-3, batch_size=64):
         self.channels = tuple(channels)

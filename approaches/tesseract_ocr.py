@@ -72,13 +72,12 @@ class TesseractOCR(Approach):
     def config(self, psm):
         cfg = f"--psm {psm}" if psm else ""
         if self.mode == "tuned":
-            cfg += " -c tessedit_char_whitelist=0123456789"
+            cfg += " -c tessedit_char_whitelist=0123456789 -c tessedit_do_invert=0"   # no second, inverted pass
         return cfg.strip()
 
     def read_page(self, lines, psm):
         """Tiles lines into one page, one tesseract call, and maps the words back by position."""
-        import pytesseract
-        pytesseract.pytesseract.tesseract_cmd = self.tesseract_cmd
+        pytesseract = self.pytesseract()
         width = max(l.shape[1] for l in lines) + 2 * LINE_GAP
         tops, y = [], LINE_GAP
         for line in lines:

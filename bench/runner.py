@@ -86,8 +86,10 @@ def row_from_result(name: str, summary: str, result: dict, dataset) -> dict:
         return row
     row.update(metrics.sum_metrics(result["test_pred"], dataset.test.sums))
     row["val_accuracy"] = float(metrics.exact_correct(result["val_pred"], dataset.val.sums).mean())
-    train_index = np.asarray(result["train_index"], int)
-    row["train_accuracy"] = float(metrics.exact_correct(result["train_pred"], dataset.train.sums[train_index]).mean())
+    if "train_pred" in result:
+        train_index = np.asarray(result["train_index"], int)
+        row["train_accuracy"] = float(metrics.exact_correct(result["train_pred"],
+                                                            dataset.train.sums[train_index]).mean())
     true_digits = dataset.test.digit_lists()
     if "test_digits" in result and true_digits is not None:
         row.update(metrics.digit_accuracy(result["test_digits"], true_digits))
