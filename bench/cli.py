@@ -165,6 +165,7 @@ def run(args, console) -> int:
         report.add_comparisons(list(rows.values()), predictions, dataset.test.sums)
         report.write_results(run_dir, meta, list(rows.values()))
 
+    save()                                          # the run exists (and can be resumed) from the start
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[info]}"), console=console, transient=True) as progress:
         overall = progress.add_task("approaches", total=len(selected_names), completed=len(rows), info="")

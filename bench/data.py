@@ -236,6 +236,8 @@ def _load_npy(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a valid .npy file ({msg.splitlines()[0]})") from None
     except (OSError, EOFError) as e:
         raise DataError(f"{path}: cannot read ({e})") from None
+    except Exception as e:  # noqa: BLE001 - a corrupt header makes numpy raise SyntaxError, TokenError, ...
+        raise DataError(f"{path}: not a valid .npy file (corrupt header: {type(e).__name__})") from None
     if not isinstance(arr, np.ndarray):
         raise DataError(f"{path}: not a single numpy array")
     if arr.dtype.kind not in "biuf":

@@ -111,11 +111,24 @@ def as_sums(values, n: int, what: str) -> np.ndarray:
     return out
 
 
+def checked_images(images, what: str) -> np.ndarray:
+    """Images as an approach may see them: (N, H, W), finite, within 0..255; else a DataError."""
+    from bench.data import DataError
+    images = np.asarray(images)
+    if images.ndim != 3 or images.dtype.kind not in "biuf":
+        raise DataError(f"{what}: expected 2-D numeric images, got an array of shape {images.shape} ({images.dtype})")
+    if images.size and images.dtype.kind == "f" and not np.isfinite(images).all():
+        raise DataError(f"{what}: non-finite pixels (NaN or inf)")
+    if images.size and (images.min() < 0 or images.max() > 255):
+        raise DataError(f"{what}: pixel values outside 0..255")
+    return images
+
+
 def predict_split(approach, images, progress, label: str) -> tuple[np.ndarray, float]:
     """Batched prediction over a split; returns the sums and the seconds it took."""
     sums, seconds = [], 0.0
     for start in range(0, len(images), PREDICT_CHUNK):
-        chunk = np.asarray(images[start:start + PREDICT_CHUNK])
+        chunk = checked_images(images[start:start + PREDICT_CHUNK], f"{label}, images {start}..")
         t = time.perf_counter()
         out = approach.predict_batch(chunk)
         seconds += time.perf_counter() - t
@@ -260,7 +273,7 @@ def _run(job: dict, progress, warn) -> dict:
         result["test_confidence"] = conf.tolist()
 
     _phase[0] = "latency"
-    images = np.asarray(dataset.test.images[: max(1, min(len(dataset.test), 256))])
+    images = checked_images(dataset.test.images[: max(1, min(len(dataset.test), 256))], "latency images")
 
     def one(image):
         as_sums([approach.predict_sum(image)], 1, "predict_sum")

@@ -16,7 +16,12 @@ FAULTS = {   # name: (body of the class, words the failure reason must contain)
     "hangs": ("def predict_sum(self, image):\n        import time\n        time.sleep(10000)", "timed out"),
     "calls_os_exit": ("def fit(self, train, val, budget):\n        import os\n        os._exit(3)", "exit code 3"),
     "calls_sys_exit": ("def fit(self, train, val, budget):\n        import sys\n        sys.exit(4)", "SystemExit"),
+    "allocates_without_bound": ("def fit(self, train, val, budget):\n        hoard = []\n        while True:\n"
+                                "            hoard.append(bytearray(256 * 2**20))", "out of memory"),
+    "prints_garbage": ("def fit(self, train, val, budget):\n        while True:\n            print('garbage ' * 10**5)",
+                       "File too large"),
 }
+MEMORY_LIMIT_MB = 8000     # per approach (address space: importing torch alone needs more than 3 GB)
 
 TEMPLATE = '''
 from bench import Approach, register
@@ -54,6 +59,7 @@ def test_faulty_approaches_fail_alone(drop_plugin, tmp_path):
     names = [f"zz_fault_{n}" for n in FAULTS] + ["zz_good_neighbour"]
     out = tmp_path / "results"
     result = run_cli("--quick", "--approaches", ",".join(names), "--timeout", "20", "--latency-calls", "10",
+                     "--memory-limit", str(MEMORY_LIMIT_MB),
                      "--out", str(out), timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {r["name"]: r for r in json.loads((out / "latest" / "results.json").read_text())["rows"]}
@@ -64,3 +70,5 @@ def test_faulty_approaches_fail_alone(drop_plugin, tmp_path):
         assert words in row["reason"], (name, row["reason"])
     assert rows["zz_good_neighbour"]["status"] == "ok"
     assert rows["zz_good_neighbour"]["n"] == 300
+    log = out / "latest" / "logs" / "zz_fault_prints_garbage.log"
+    assert log.stat().st_size <= 20 * 2**20                  # the garbage filled its capped log, not the disk
