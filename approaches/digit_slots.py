@@ -47,7 +47,11 @@ class SlotModel(nn.Module):
 
     def forward(self, crops):
         b, k = crops.shape[:2]
-        logits = self.digit(crops.reshape(b * k, 1, 28, 28).contiguous(memory_format=torch.channels_last))
+        flat = crops.reshape(b * k, 1, 28, 28)
+        filled = flat.amax((1, 2, 3)) > 0              # only crops that hold a digit go through the CNN
+        logits = flat.new_zeros(b * k, 10)
+        if filled.any():
+            logits[filled] = self.digit(flat[filled].contiguous(memory_format=torch.channels_last)).to(logits.dtype)
         return logits.reshape(b, k, 10)
 
 

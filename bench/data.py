@@ -271,6 +271,8 @@ def load_folder(folder: str | os.PathLike, digits: tuple[int, int] = (4, 4)) -> 
         if shape is not None and x.shape[1:] != shape:
             raise DataError(f"{pair['data']}: image size {x.shape[1:]} differs from {shape} in earlier files")
         shape = x.shape[1:]
+        if 0 in shape:
+            raise DataError(f"{pair['data']}: images of size {shape[0]}x{shape[1]} hold no pixels")
         if y.ndim != 1:
             raise DataError(f"{pair['lab']}: expected labels of shape (N,), got {y.shape}")
         if len(x) != len(y):
@@ -286,7 +288,7 @@ def load_folder(folder: str | os.PathLike, digits: tuple[int, int] = (4, 4)) -> 
         yf = np.asarray(y, dtype=np.float64)
         if not np.isfinite(yf).all() or (yf != np.round(yf)).any():
             raise DataError(f"{pair['lab']}: labels must be whole numbers (sums of digits)")
-        if yf.min() < 0 or yf.max() > max_sum:
+        if len(yf) and (yf.min() < 0 or yf.max() > max_sum):
             raise DataError(f"{pair['lab']}: labels must lie within 0..{max_sum} (sums of up to {digits[1]} "
                             f"digits), found {yf.min():g}..{yf.max():g}; use --digits to change the count")
         images.append(x)

@@ -182,7 +182,7 @@ def run(job: dict, queue) -> None:
         tb = traceback.extract_tb(e.__traceback__)
         where = next((f" at {Path(f.filename).name}:{f.lineno} in {f.name}" for f in reversed(tb)
                       if "/bench/" not in f.filename), "")
-        traceback.print_exc()
+        _log_quietly(traceback.print_exc)      # the log may be full (an approach that printed without end)
         result = {"status": "failed", "reason": f"{_phase[0]}: {type(e).__name__}: {str(e)[:300]}{where}"}
     _send(queue, "result", result)
     try:
@@ -190,11 +190,19 @@ def run(job: dict, queue) -> None:
         queue.join_thread()          # the result must be through the pipe before we exit
     except Exception:  # noqa: BLE001
         pass
-    sys.stdout.flush(), sys.stderr.flush()
+    _log_quietly(sys.stdout.flush), _log_quietly(sys.stderr.flush)
     os._exit(0)          # skip interpreter teardown: a plugin's stuck threads must not keep us alive
 
 
 _phase = ["start"]
+
+
+def _log_quietly(write) -> None:
+    """Writes to the approach's log unless it is full or gone: the result matters more than the log."""
+    try:
+        write()
+    except OSError:
+        pass
 
 
 def _run(job: dict, progress, warn) -> dict:

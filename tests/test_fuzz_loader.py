@@ -1,6 +1,7 @@
 """Property-based tests of the original-format loader: random shapes, dtypes, values, truncations and
 byte corruptions give either a valid split or one DataError naming a file — never another exception."""
 import io
+import os
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -9,7 +10,9 @@ from hypothesis import strategies as st
 from bench.data import DataError, load_folder
 
 DTYPES = ["uint8", "int16", "int64", "float32", "float64", "bool", "complex64", "U3", "V4"]
-CASES = 200           # examples tried per property
+CASES = int(os.environ.get("FUZZ_CASES", 200))       # examples tried per property
+# The same cases every run, so CI is reproducible; FUZZ_RANDOM=1 FUZZ_CASES=5000 explores new ones.
+DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"
 
 
 @st.composite
@@ -53,7 +56,7 @@ def check_load(folder):
     return split
 
 
-@settings(max_examples=CASES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=CASES, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=npy_bytes(), labels=npy_bytes(ndim_choices=(0, 1, 2)))
 def test_random_npy_pairs_load_or_fail_clearly(tmp_path_factory, data, labels):
     folder = tmp_path_factory.mktemp("fuzz")
@@ -62,7 +65,7 @@ def test_random_npy_pairs_load_or_fail_clearly(tmp_path_factory, data, labels):
     check_load(folder)
 
 
-@settings(max_examples=CASES // 2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=CASES // 2, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 5), cut=st.integers(0, 10_000), which=st.sampled_from(["data", "lab"]),
        raw=st.binary(max_size=64))
 def test_valid_pairs_damaged_on_disk(tmp_path_factory, n, cut, which, raw):
