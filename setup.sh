@@ -9,6 +9,10 @@ PY=${PYTHON:-python}
 
 apt_packages=()
 command -v tesseract >/dev/null 2>&1 || apt_packages+=(tesseract-ocr)
+# the tests render report.html in headless Chromium (Debian's chromium package)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || apt_packages+=(chromium)
+fi
 # opencv-python (required by ultralytics) loads libGL and glib at import time
 $PY - <<'PYEOF' || apt_packages+=(libgl1 libglib2.0-0)
 import ctypes.util, sys

@@ -37,6 +37,11 @@ def parse_args(argv):
     p.add_argument("--latency-calls", type=int, default=None,
                    help="single-image calls timed per approach (default 200, 30 with --quick)")
     p.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run: run only its missing approaches")
+    p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                   help="accuracy and latency deltas between two runs (run folders or run ids under --out)")
+    p.add_argument("--predict", nargs="+", metavar=("APPROACH", "FILE"),
+                   help="the sum in each image file (PNG, JPEG, npy) with APPROACH's cached trained model "
+                   "(the one a run with the same data options and budget trained)")
     return p.parse_args(argv)
 
 
@@ -72,15 +77,22 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     console = _console()
+    from bench.compare import CompareError
     from bench.data import DataError
+    from bench.predict import PredictError
     try:
         if args.list:
             return list_approaches(console)
+        if args.compare:
+            from bench.compare import compare
+            return compare(args.compare[0], args.compare[1], Path(args.out), console)
+        if args.predict:
+            return predict(args, console)
         return run(args, console)
     except DataError as e:
         console.print(f"[red]error:[/red] {e}", soft_wrap=True)
         return 2
-    except UsageError as e:
+    except (UsageError, CompareError, PredictError) as e:
         console.print(f"[red]error:[/red] {e}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
@@ -92,6 +104,19 @@ class UsageError(Exception):
     pass
 
 
+def predict(args, console) -> int:
+    from bench.data import data_spec, load_dataset
+    from bench.predict import PredictError, predict_files
+    from bench.runner import pick_device
+    from bench.util import set_threads
+    if len(args.predict) < 2:
+        raise PredictError("--predict needs an approach and at least one image file")
+    set_threads(args.threads)
+    dataset = load_dataset(data_spec(args.data, None, args.digits, args.seed, args.quick))
+    return predict_files(args.predict[0], args.predict[1:], dataset, args.budget, args.quick,
+                         pick_device(args.device), console)
+
+
 def run(args, console) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -99,7 +124,7 @@ def run(args, console) -> int:
     from bench.data import data_spec, load_dataset
     from bench.discovery import discover
     from bench.runner import Runner, failed_row, load_json, pick_device, run_metadata
-    from bench.util import set_threads
+    from bench.util import atomic_write_json, set_threads
 
     set_threads(args.threads)
     out = Path(args.out)
@@ -166,6 +191,8 @@ def run(args, console) -> int:
         report.write_results(run_dir, meta, list(rows.values()))
 
     save()                                          # the run exists (and can be resumed) from the start
+    if not (run_dir / "test_sums.json").exists():   # lets --compare pair two runs' per-image outcomes
+        atomic_write_json(run_dir / "test_sums.json", [int(v) for v in dataset.test.sums])
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[info]}"), console=console, transient=True) as progress:
         overall = progress.add_task("approaches", total=len(selected_names), completed=len(rows), info="")
@@ -182,7 +209,11 @@ def run(args, console) -> int:
             progress.console.print(f"  {name}: {rows[name]['status']} {line}")
             save()
             progress.advance(overall)
-    save()
+    from bench.plots import write_report
+    report.add_comparisons(list(rows.values()), predictions, dataset.test.sums)
+    plots = write_report(run_dir, meta, list(rows.values()), dataset.test)
+    report.write_results(run_dir, meta, list(rows.values()), plots=plots)
     console.print(report.console_table(list(rows.values()), f"digitsum-bench {meta['run_id']}"))
-    console.print(f"results: {run_dir / 'results.md'} (also .json, .csv); latest: {out / 'latest'}")
+    console.print(f"results: {run_dir / 'results.md'} (also .json, .csv), {len(plots)} plots and "
+                  f"{run_dir / 'report.html'}; latest: {out / 'latest'}")
     return 0

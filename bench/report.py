@@ -110,7 +110,8 @@ def markdown_table(rows: list[dict], columns=None) -> str:
     return "\n".join(lines)
 
 
-def write_results(run_dir: Path, meta: dict, rows: list[dict]) -> None:
+def write_results(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: bool = True) -> None:
+    """results.json, .csv and .md (linking `plots`, PNG files in run_dir); results/latest -> run_dir."""
     rows = sort_rows(rows)
     atomic_write_json(run_dir / "results.json", {"meta": meta, "rows": rows})
     buf = io.StringIO()
@@ -128,8 +129,13 @@ def write_results(run_dir: Path, meta: dict, rows: list[dict]) -> None:
           f"Machine: {meta['cpu']}, {meta['threads']} threads, device {meta['device']}; "
           f"training budget: {meta['budget_seconds']}; seed {meta['seed']}; commit {meta['git_commit']}", "",
           markdown_table(rows), ""]
+    if plots:
+        from bench.plots import PLOTS
+        md += ["## Plots", "", "All of them, with the table and the metadata, in one page: [report.html](report.html)", ""]
+        md += [f"![{PLOTS[name]}]({name})  \n{PLOTS[name]}\n" for name in plots]
     atomic_write_text(run_dir / "results.md", "\n".join(md))
-    _point_latest(run_dir)
+    if latest:
+        _point_latest(run_dir)
 
 
 def _point_latest(run_dir: Path) -> None:

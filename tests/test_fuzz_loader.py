@@ -78,3 +78,44 @@ def test_valid_pairs_damaged_on_disk(tmp_path_factory, n, cut, which, raw):
     content = path.read_bytes()
     path.write_bytes(raw if cut % 3 == 0 else content[: cut % len(content)])
     check_load(folder)
+
+
+@st.composite
+def image_file_bytes(draw):
+    """Bytes of an image file for --predict: a random PNG/JPEG/npy image, sometimes truncated or corrupted."""
+    kind = draw(st.sampled_from(["png", "jpg", "npy"]))
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 80))
+    pixels = np.asarray(draw(st.lists(st.integers(0, 255), min_size=h * w, max_size=h * w)), np.uint8).reshape(h, w)
+    buf = io.BytesIO()
+    if kind == "npy":
+        np.save(buf, pixels.astype(draw(st.sampled_from(["uint8", "float32", "float64", "int64"]))))
+    else:
+        from PIL import Image
+        Image.fromarray(pixels).save(buf, format="PNG" if kind == "png" else "JPEG")
+    data = bytearray(buf.getvalue())
+    damage = draw(st.sampled_from(["none", "truncate", "flip", "random"]))
+    if damage == "truncate":
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif damage == "flip":
+        for _ in range(draw(st.integers(1, 4))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    elif damage == "random":
+        data = bytearray(draw(st.binary(max_size=200)))
+    return kind, bytes(data)
+
+
+@settings(max_examples=CASES, deadline=None, derandomize=DERANDOMIZE,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(file=image_file_bytes())
+def test_image_reader_reads_or_fails_clearly(tmp_path_factory, file):
+    from bench.images import ImageError, read_image
+    kind, data = file
+    path = tmp_path_factory.mktemp("img") / f"image.{kind}"
+    path.write_bytes(data)
+    try:
+        image = read_image(path)
+    except ImageError as e:
+        assert "\n" not in str(e).strip() and str(path) in str(e)
+        return
+    assert image.shape == (40, 168) and image.dtype == np.float32
+    assert np.isfinite(image).all() and image.min() >= 0 and image.max() <= 255

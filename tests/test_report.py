@@ -1,0 +1,122 @@
+"""What a run shows: the plots, results.md linking them, report.html rendered by headless Chromium;
+--compare between runs; --predict on image files nobody on the team made (UCI handwritten digits)."""
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.plots import PLOTS
+from tests.conftest import ROOT, run_cli
+
+APPROACHES = "classic_cv,regression_cnn,slot_cnn_digit_sup"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "results"
+    result = run_cli("--quick", "--approaches", APPROACHES, "--latency-calls", "10", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return (out / "latest").resolve()
+
+
+def test_a_run_writes_every_plot_and_links_them(quick_run):
+    for name in PLOTS:
+        png = quick_run / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        with Image.open(png) as img:
+            assert img.width > 300 and img.height > 200
+    md = (quick_run / "results.md").read_text()
+    for name in PLOTS:
+        assert f"]({name})" in md
+    assert "(report.html)" in md
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.fail("chromium is not installed; bash setup.sh --test installs it")
+
+
+def test_report_html_renders_in_headless_chromium(quick_run, tmp_path):
+    page = (quick_run / "report.html").read_text()
+    # The check runs in the page: after loading, it marks each image with whether it decoded.
+    probe = """<script>window.addEventListener('load', () => { for (const img of document.images)
+      img.setAttribute('data-rendered', String(img.complete && img.naturalWidth > 0)); });</script></body>"""
+    checked = tmp_path / "report.html"
+    checked.write_text(page.replace("</body>", probe))
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                          "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert '<table id="results">' in dom
+    for name in APPROACHES.split(","):
+        assert f"<td>{name}</td>" in dom
+    rendered = re.findall(r'data-rendered="(\w+)"', dom)
+    assert len(rendered) == len(PLOTS) and set(rendered) == {"true"}, rendered
+
+
+def test_compare_two_runs(quick_run, tmp_path):
+    """The same run against itself: zero deltas, paired test. Against the committed reference run (other
+    data, other machine): unpaired test, and notes saying so."""
+    same = run_cli("--compare", str(quick_run), str(quick_run))
+    assert same.returncode == 0, same.stdout + same.stderr
+    for name in APPROACHES.split(","):
+        assert re.search(rf"{name}.*\+0\.00.*McNemar.*same accuracy", same.stdout), same.stdout
+    other = run_cli("--compare", str(ROOT / "results" / "reference"), str(quick_run))
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert "different data" in other.stdout
+    assert re.search(r"tesseract_ocr\s.*only in A", other.stdout)
+    assert re.search(r"classic_cv\s.*two-proportion z\s.*significant", other.stdout)
+    missing = run_cli("--compare", str(quick_run), str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "no run there" in missing.stdout and "Traceback" not in missing.stderr
+
+
+def uci_images(folder: Path, count: int = 24) -> dict[str, list[int]]:
+    """Four UCI handwritten digits per image (scikit-learn's bundled 8x8 scans, collected by others),
+    upscaled, some dark on light, PNG and JPEG, of sizes unlike the bench's."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    rng = np.random.default_rng(1)
+    truth = {}
+    for k in range(count):
+        idx = rng.choice(len(digits.images), 4, replace=False)
+        tiles = []
+        for i in idx:
+            tiles += [np.kron(digits.images[i] / 16 * 255, np.ones((8, 8))), np.zeros((64, int(rng.integers(4, 30))))]
+        image = np.pad(np.concatenate(tiles, 1), 12)
+        if k % 2 == 0:
+            image = 255 - image
+        path = folder / (f"uci_{k:02d}." + ("png" if k % 3 else "jpg"))
+        Image.fromarray(image.astype(np.uint8)).save(path)
+        truth[path.name] = [int(d) for d in digits.target[idx]]
+    return truth
+
+
+def test_predict_on_images_nobody_on_the_team_made(quick_run, tmp_path):
+    truth = uci_images(tmp_path)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    files = [str(tmp_path / name) for name in truth] + [str(tmp_path / "broken.png")]
+    result = run_cli("--quick", "--predict", "classic_cv", *files)
+    assert result.returncode == 1, result.stdout + result.stderr          # one file was unreadable
+    assert "Traceback" not in result.stdout + result.stderr
+    assert re.search(r"broken\.png: not a readable image", result.stdout)
+    answers = {name: (int(total), [int(d) for d in read.split(" + ")]) for name, total, read in
+               re.findall(r"(uci_\d+\.\w+): sum (\d+); digits ([\d +]+)", result.stdout)}
+    assert set(answers) == set(truth)
+    sums_right = np.mean([answers[name][0] == sum(digits) for name, digits in truth.items()])
+    digits_right = np.mean([a == b for name, digits in truth.items() for a, b in zip(answers[name][1], digits)])
+    print(f"UCI images: {sums_right:.3f} of sums, {digits_right:.3f} of digits read right")
+    # Chance is about 0.07 of sums and 0.1 of digits; these 8x8 scans, upscaled, are far from MNIST's strokes.
+    assert sums_right >= 0.2 and digits_right >= 0.6, (sums_right, digits_right, result.stdout)
+
+
+def test_predict_without_a_trained_model_says_how_to_train(tmp_path):
+    image = tmp_path / "one.npy"
+    np.save(image, np.zeros((40, 168), np.uint8))
+    result = run_cli("--quick", "--budget", "1234", "--predict", "slot_cnn_sum_only", str(image))
+    assert result.returncode == 2
+    assert "no trained slot_cnn_sum_only" in result.stdout and "--budget 1234" in result.stdout
