@@ -123,7 +123,6 @@ class CNNAttention(TorchApproach, Approach):
         super().set_state(state)
 
 
-register(CNNAttention)
 class CNNAttentionShorter(CNNAttention):
     """The report's modifications and the classification variant: the same network, a shorter budget."""
     default_budget = 150

@@ -47,6 +47,7 @@ class TesseractOCR(Approach):
 
     def requirements(self):
         found = tesseract_version(self.tesseract_cmd)
+        self.notes["tesseract"] = found
         return [Requirement(found is not None, f"tesseract ({found})" if found else
                             f"tesseract not found ({self.tesseract_cmd})",
                             "install it with: apt-get install tesseract-ocr")]
@@ -125,9 +126,22 @@ class TesseractOCR(Approach):
         return [text for page in read for text in page]
 
     # ----------------------------------------------------------------- the contract
+    def predict_digits_batch(self, images):
+        return [[int(c) for c in text] for text in self.read(images, self.psm, self.thicken or 0)]
+
+    def predict_digits(self, image):
+        return self.predict_digits_batch(np.asarray(image)[None])[0]
+
+    def predict_batch(self, images):
+        return [float(sum(d)) for d in self.predict_digits_batch(images)]
+
+
+class TunedTesseractOCR(TesseractOCR):
+    """The tuned variant learns nothing, but chooses its page segmentation mode and stroke thickening on
+    the validation split (its fit)."""
+
     def fit(self, train, val, budget):
-        self.notes["tesseract"] = tesseract_version(self.tesseract_cmd)
-        if self.mode == "whole" or self.psm is not None:
+        if self.psm is not None:
             return
         sample = np.asarray(val.images[: 60 if budget.quick else 300])
         truth = val.sums[: len(sample)]
@@ -139,23 +153,13 @@ class TesseractOCR(Approach):
         self.psm, self.thicken = max(scores, key=scores.get)
         self.notes["chosen_on_val"] = f"psm {self.psm}, thicken {self.thicken} (val acc {scores[(self.psm, self.thicken)]:.3f} on {len(sample)})"
 
-    def predict_digits_batch(self, images):
-        return [[int(c) for c in text] for text in self.read(images, self.psm, self.thicken or 0)]
-
-    def predict_digits(self, image):
-        return self.predict_digits_batch(np.asarray(image)[None])[0]
-
-    def predict_batch(self, images):
-        return [float(sum(d)) for d in self.predict_digits_batch(images)]
-
     def get_state(self):
-        return {"psm": -1 if self.psm is None else int(self.psm), "thicken": int(self.thicken or 0)}
+        return {"psm": int(self.psm), "thicken": int(self.thicken or 0)}
 
     def set_state(self, state):
-        self.psm = None if state["psm"] < 0 else state["psm"]
-        self.thicken = state["thicken"]
+        self.psm, self.thicken = int(state["psm"]), int(state["thicken"])
 
 
 register(TesseractOCR)
-register(TesseractOCR, name="tesseract_ocr_tuned", mode="tuned",
+register(TunedTesseractOCR, name="tesseract_ocr_tuned", mode="tuned",
          summary="tesseract on segmented, upscaled, thresholded digits with a digits whitelist; psm chosen on val")

@@ -85,7 +85,8 @@ def row_from_result(name: str, summary: str, result: dict, dataset) -> dict:
     if row["status"] != "ok":
         return row
     row.update(metrics.sum_metrics(result["test_pred"], dataset.test.sums))
-    row["val_accuracy"] = float(metrics.exact_correct(result["val_pred"], dataset.val.sums).mean())
+    if "val_pred" in result:
+        row["val_accuracy"] = float(metrics.exact_correct(result["val_pred"], dataset.val.sums).mean())
     if "train_pred" in result:
         train_index = np.asarray(result["train_index"], int)
         row["train_accuracy"] = float(metrics.exact_correct(result["train_pred"],

@@ -260,9 +260,9 @@ def _run(job: dict, progress, warn) -> dict:
     test_pred, test_seconds = predict_split(approach, dataset.test.images, progress, "predicting test")
     result["test_pred"] = test_pred.tolist()
     result["throughput"] = len(test_pred) / test_seconds if test_seconds > 0 else None
-    val_pred, _ = predict_split(approach, dataset.val.images, progress, "predicting val")
-    result["val_pred"] = val_pred.tolist()
-    if entry.cls.implements("fit"):              # train accuracy means something only for what trains
+    if entry.cls.implements("fit"):              # val and train accuracy mean something only for what trains
+        val_pred, _ = predict_split(approach, dataset.val.images, progress, "predicting val")
+        result["val_pred"] = val_pred.tolist()
         sample_size = TRAIN_SAMPLE // 10 if job["quick"] else TRAIN_SAMPLE
         sample = np.sort(np.random.default_rng(job["seed"]).permutation(len(dataset.train))[:sample_size])
         train_pred, _ = predict_split(approach, dataset.train.images[sample], progress, "predicting train sample")
