@@ -3,8 +3,8 @@ inline) with the table, the plots and the run's metadata.
 
     python -m bench.plots RUN_DIR     # (re)draws what a finished run folder allows
 
-Plots that need per-image predictions (accuracy by sum, confusion, failures) or the test images
-(the failure gallery) are drawn when the run folder has them (rows/*.json) and the test split is given.
+Plots that need per-image predictions (accuracy by sum, confusion, failures) are drawn when the run
+folder has them (rows/*.json, test_sums.json); the failure gallery also needs the test images.
 """
 from __future__ import annotations
 
@@ -43,6 +43,16 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _finish_line_plot(fig, ax, xlabel: str, ylabel: str, path: Path) -> None:
+    """Labels, a 0..100% axis, a grid and the legend outside, on the right; then saved."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 102)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    _save(fig, path)
+
+
 def _ok(rows):
     return sorted([r for r in rows if r.get("status") == "ok" and r.get("accuracy") is not None],
                   key=lambda r: -r["accuracy"])
@@ -57,6 +67,14 @@ def _saved_rows(run_dir: Path) -> dict[str, dict]:
         except (OSError, ValueError):
             continue
     return saved
+
+
+def _saved_test_sums(run_dir: Path):
+    """The true test sums a run saved (test_sums.json), or None."""
+    try:
+        return np.asarray(json.loads((run_dir / "test_sums.json").read_text()), np.int64)
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def accuracy_latency(rows, path: Path) -> bool:
@@ -94,12 +112,7 @@ def accuracy_by_sum(rows, saved, true_sums, path: Path) -> bool:
         correct = metrics.exact_correct(saved[r["name"]]["predictions"]["test_pred"], true_sums)
         ax.plot(present, [100 * correct[true_sums == s].mean() for s in present], marker=".",
                 label=r["name"], color=plt.cm.tab20(i % 20))
-    ax.set_xlabel("true sum")
-    ax.set_ylabel("exact-sum accuracy (%)")
-    ax.set_ylim(0, 102)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    _save(fig, path)
+    _finish_line_plot(fig, ax, "true sum", "exact-sum accuracy (%)", path)
     return True
 
 
@@ -156,12 +169,7 @@ def training_curves(rows, saved, path: Path) -> bool:
     for i, (name, history) in enumerate(curves):
         ax.plot([e["seconds"] for e in history], [100 * e["val_accuracy"] for e in history], marker=".",
                 label=name, color=plt.cm.tab20(i % 20))
-    ax.set_xlabel("training time (s)")
-    ax.set_ylabel("validation exact-sum accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    _save(fig, path)
+    _finish_line_plot(fig, ax, "training time (s)", "validation exact-sum accuracy (%)", path)
     return True
 
 
@@ -170,7 +178,7 @@ def write_plots(run_dir: Path, rows: list[dict], test=None) -> list[str]:
     split (images and sums) the rows were measured on, or None."""
     run_dir = Path(run_dir)
     saved = _saved_rows(run_dir)
-    true_sums = None if test is None else np.asarray(test.sums)
+    true_sums = np.asarray(test.sums) if test is not None else _saved_test_sums(run_dir)
     drawn = {
         "accuracy_latency.png": lambda p: accuracy_latency(rows, p),
         "accuracy_by_sum.png": lambda p: accuracy_by_sum(rows, saved, true_sums, p),

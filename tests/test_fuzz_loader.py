@@ -56,7 +56,8 @@ def check_load(folder):
     return split
 
 
-@settings(max_examples=CASES, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=CASES, deadline=None, derandomize=DERANDOMIZE,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=npy_bytes(), labels=npy_bytes(ndim_choices=(0, 1, 2)))
 def test_random_npy_pairs_load_or_fail_clearly(tmp_path_factory, data, labels):
     folder = tmp_path_factory.mktemp("fuzz")
@@ -65,7 +66,8 @@ def test_random_npy_pairs_load_or_fail_clearly(tmp_path_factory, data, labels):
     check_load(folder)
 
 
-@settings(max_examples=CASES // 2, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=CASES // 2, deadline=None, derandomize=DERANDOMIZE,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 5), cut=st.integers(0, 10_000), which=st.sampled_from(["data", "lab"]),
        raw=st.binary(max_size=64))
 def test_valid_pairs_damaged_on_disk(tmp_path_factory, n, cut, which, raw):

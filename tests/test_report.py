@@ -50,8 +50,11 @@ def test_report_html_renders_in_headless_chromium(quick_run, tmp_path):
       img.setAttribute('data-rendered', String(img.complete && img.naturalWidth > 0)); });</script></body>"""
     checked = tmp_path / "report.html"
     checked.write_text(page.replace("</body>", probe))
-    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-                          "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    offline = ["--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]      # no phoning home, a fresh profile
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", *offline,
+                          "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
     assert '<table id="results">' in dom
     for name in APPROACHES.split(","):
         assert f"<td>{name}</td>" in dom
