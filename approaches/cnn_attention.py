@@ -125,7 +125,7 @@ class CNNAttention(TorchApproach, Approach):
 
 class CNNAttentionShorter(CNNAttention):
     """The report's modifications and the classification variant: the same network, a shorter budget."""
-    default_budget = 100
+    default_budget = 120
 
 
 register(CNNAttention)

@@ -124,17 +124,35 @@ def checked_images(images, what: str) -> np.ndarray:
     return images
 
 
-def predict_split(approach, images, progress, label: str) -> tuple[np.ndarray, float]:
-    """Batched prediction over a split; returns the sums and the seconds it took."""
-    sums, seconds = [], 0.0
+def predict_split(approach, images, progress, label: str, details: bool = False):
+    """Batched prediction over a split, in chunks: the sums and the seconds predict_batch took; with
+    `details`, also the digits read and the confidences where the approach gives them (asked of the same
+    chunks, untimed, so an approach may answer them from the pass it just made), else None."""
+    cls = type(approach)
+    want_digits = details and (cls.implements("predict_digits") or cls.implements("predict_digits_batch"))
+    want_confidence = details and cls.implements("confidence_batch")
+    sums, digits, confidence, seconds = [], [] if want_digits else None, [] if want_confidence else None, 0.0
     for start in range(0, len(images), PREDICT_CHUNK):
         chunk = checked_images(images[start:start + PREDICT_CHUNK], f"{label}, images {start}..")
         t = time.perf_counter()
         out = approach.predict_batch(chunk)
         seconds += time.perf_counter() - t
         sums.append(as_sums(out, len(chunk), "predict_batch"))
+        if want_digits:
+            _phase[0] = "predict_digits"
+            read = approach.predict_digits_batch(chunk)
+            if read is None or len(read) != len(chunk):
+                raise ApproachFault("predict_digits_batch returned the wrong number of digit lists")
+            digits += [[int(d) for d in row] for row in read]
+        if want_confidence:
+            _phase[0] = "confidence"
+            confidence.append(as_sums(approach.confidence_batch(chunk), len(chunk), "confidence_batch"))
+        _phase[0] = "predict"
         progress(label, min(start + PREDICT_CHUNK, len(images)), len(images))
-    return np.concatenate(sums) if sums else np.empty(0), seconds
+    sums = np.concatenate(sums) if sums else np.empty(0)
+    if confidence is not None:
+        confidence = np.concatenate(confidence) if confidence else np.empty(0)
+    return sums, seconds, digits, confidence
 
 
 def _exit_with_parent() -> None:
@@ -257,28 +275,21 @@ def _run(job: dict, progress, warn) -> dict:
             result["checkpoint"] = str(path.relative_to(ROOT)) if path.exists() else None
 
     _phase[0] = "predict"
-    test_pred, test_seconds = predict_split(approach, dataset.test.images, progress, "predicting test")
+    test_pred, test_seconds, test_digits, test_confidence = predict_split(
+        approach, dataset.test.images, progress, "predicting test", details=True)
     result["test_pred"] = test_pred.tolist()
+    if test_digits is not None:
+        result["test_digits"] = test_digits
+    if test_confidence is not None:
+        result["test_confidence"] = test_confidence.tolist()
     result["throughput"] = len(test_pred) / test_seconds if test_seconds > 0 else None
     if entry.cls.implements("fit"):              # val and train accuracy mean something only for what trains
-        val_pred, _ = predict_split(approach, dataset.val.images, progress, "predicting val")
+        val_pred = predict_split(approach, dataset.val.images, progress, "predicting val")[0]
         result["val_pred"] = val_pred.tolist()
         sample_size = TRAIN_SAMPLE // 10 if job["quick"] else TRAIN_SAMPLE
         sample = np.sort(np.random.default_rng(job["seed"]).permutation(len(dataset.train))[:sample_size])
-        train_pred, _ = predict_split(approach, dataset.train.images[sample], progress, "predicting train sample")
+        train_pred = predict_split(approach, dataset.train.images[sample], progress, "predicting train sample")[0]
         result["train_index"], result["train_pred"] = sample.tolist(), train_pred.tolist()
-
-    if entry.cls.implements("predict_digits") or entry.cls.implements("predict_digits_batch"):
-        _phase[0] = "predict_digits"
-        digits = approach.predict_digits_batch(np.asarray(dataset.test.images))
-        if digits is None or len(digits) != len(dataset.test):
-            raise ApproachFault("predict_digits_batch returned the wrong number of digit lists")
-        result["test_digits"] = [[int(d) for d in row] for row in digits]
-    if entry.cls.implements("confidence_batch"):
-        _phase[0] = "confidence"
-        conf = as_sums(approach.confidence_batch(np.asarray(dataset.test.images)), len(dataset.test),
-                       "confidence_batch")
-        result["test_confidence"] = conf.tolist()
 
     _phase[0] = "latency"
     images = checked_images(dataset.test.images[: max(1, min(len(dataset.test), 256))], "latency images")
