@@ -211,7 +211,11 @@ def run(args, console) -> int:
             progress.advance(overall)
     from bench.plots import write_report
     report.add_comparisons(list(rows.values()), predictions, dataset.test.sums)
-    plots = write_report(run_dir, meta, list(rows.values()), dataset.test)
+    try:
+        plots = write_report(run_dir, meta, list(rows.values()), dataset.test)
+    except Exception as e:  # noqa: BLE001 - the table is written either way; a plot problem costs the plots
+        console.print(f"[yellow]plots and report.html not drawn: {type(e).__name__}: {e}[/yellow]")
+        plots = []
     report.write_results(run_dir, meta, list(rows.values()), plots=plots)
     console.print(report.console_table(list(rows.values()), f"digitsum-bench {meta['run_id']}"))
     console.print(f"results: {run_dir / 'results.md'} (also .json, .csv), {len(plots)} plots and "

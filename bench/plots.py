@@ -86,7 +86,7 @@ def accuracy_latency(rows, path: Path) -> bool:
     for i, r in enumerate(rows):
         acc = 100 * r["accuracy"]
         lo, hi = (100 * v for v in r.get("accuracy_ci") or (r["accuracy"], r["accuracy"]))
-        ax.errorbar(r["latency_ms_p50"], acc, yerr=[[acc - lo], [hi - acc]], fmt="o", capsize=3,
+        ax.errorbar(r["latency_ms_p50"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt="o", capsize=3,
                     color=plt.cm.tab20(i % 20))
         ax.annotate(r["name"], (r["latency_ms_p50"], acc), textcoords="offset points", fontsize=8,
                     xytext=(6, 3 if i % 2 == 0 else -11))      # neighbours in the ranking: above, below

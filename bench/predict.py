@@ -15,7 +15,7 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
     """The approach, ready to predict: its cached checkpoint loaded when it trains."""
     from bench.approach import effective_budget
     from bench.discovery import discover
-    from bench.worker import _load_checkpoint, checkpoint_path
+    from bench.worker import checkpoint_path, load_checkpoint
 
     registry, broken = discover()
     for b in broken:
@@ -37,7 +37,7 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
                       + " (with the same data options)")
         if not entry.cls.implements("get_state"):
             raise PredictError(f"{name} does not save a trained state, so it cannot predict without training")
-        if _load_checkpoint(path, approach, warn) is None:
+        if load_checkpoint(path, approach, warn) is None:
             raise PredictError(f"no trained {name} for this data and budget ({path.name} missing or unreadable); "
                                + train_hint)
     return approach

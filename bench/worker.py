@@ -68,7 +68,7 @@ def checkpoint_path(entry, dataset_hash: str, budget: float, device: str) -> Pat
     return CHECKPOINT_DIR / f"{entry.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
-def _load_checkpoint(path: Path, approach, warn) -> dict | None:
+def load_checkpoint(path: Path, approach, warn) -> dict | None:
     import torch
     if not path.exists():
         return None
@@ -81,7 +81,7 @@ def _load_checkpoint(path: Path, approach, warn) -> dict | None:
         return None
 
 
-def _save_checkpoint(path: Path, state: dict, meta: dict) -> None:
+def save_checkpoint(path: Path, state: dict, meta: dict) -> None:
     import torch
     buf = io.BytesIO()
     torch.save({"state": state, "meta": json.dumps(meta, default=str)}, buf)
@@ -257,7 +257,7 @@ def _run(job: dict, progress, warn) -> dict:
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)     # two runs at once train a key once, never write it twice
             cached = None if job["retrain"] or not entry.cls.implements("get_state") else \
-                _load_checkpoint(path, approach, warn)
+                load_checkpoint(path, approach, warn)
             if cached is not None:
                 result.update(fit_seconds=cached["fit_seconds"], history=cached.get("history", []),
                               trained="cached")
@@ -270,7 +270,7 @@ def _run(job: dict, progress, warn) -> dict:
                               history=getattr(approach, "history", []))
                 state = approach.get_state()
                 if state is not None:
-                    _save_checkpoint(path, state, {"fit_seconds": result["fit_seconds"], "notes": approach.notes,
+                    save_checkpoint(path, state, {"fit_seconds": result["fit_seconds"], "notes": approach.notes,
                                                    "history": result["history"]})
             result["checkpoint"] = str(path.relative_to(ROOT)) if path.exists() else None
 

@@ -7,7 +7,7 @@ import pytest
 
 from bench.approach import Approach, Budget
 from bench.discovery import discover
-from bench.worker import _load_checkpoint, _save_checkpoint
+from bench.worker import load_checkpoint, save_checkpoint
 
 REGISTRY, BROKEN = discover()
 
@@ -47,6 +47,6 @@ def test_conformance(name, tiny_dataset, tmp_path):
             clone = entry.create()
             clone.digit_range, clone.device = approach.digit_range, approach.device
             path = tmp_path / "checkpoint.pt"
-            _save_checkpoint(path, state, {"fit_seconds": 1.0})
-            assert _load_checkpoint(path, clone, warn=pytest.fail) == {"fit_seconds": 1.0}   # weights_only=True
+            save_checkpoint(path, state, {"fit_seconds": 1.0})
+            assert load_checkpoint(path, clone, warn=pytest.fail) == {"fit_seconds": 1.0}   # weights_only=True
             assert np.allclose(np.asarray(clone.predict_batch(images), float), np.asarray(sums, float), atol=1e-3)

@@ -123,3 +123,13 @@ def test_predict_without_a_trained_model_says_how_to_train(tmp_path):
     result = run_cli("--quick", "--budget", "1234", "--predict", "slot_cnn_sum_only", str(image))
     assert result.returncode == 2
     assert "no trained slot_cnn_sum_only" in result.stdout and "--budget 1234" in result.stdout
+
+
+def test_accuracy_latency_plot_survives_extreme_rows(tmp_path):
+    """0% and 100% accuracy (a Wilson bound a rounding error past the estimate) still draw."""
+    from bench.metrics import wilson_interval
+    from bench.plots import accuracy_latency
+    rows = [{"name": "never", "status": "ok", "accuracy": 0.0, "accuracy_ci": list(wilson_interval(0, 300)),
+             "latency_ms_p50": 1.0},
+            {"name": "always", "status": "ok", "accuracy": 1.0, "accuracy_ci": [0.99, 1.0 - 1e-16], "latency_ms_p50": 2.0}]
+    assert accuracy_latency(rows, tmp_path / "plot.png") and (tmp_path / "plot.png").stat().st_size > 1000
