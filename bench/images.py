@@ -21,13 +21,11 @@ def load_pixels(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     if path.suffix.lower() == ".npy":
+        from bench.data import DataError, _load_npy
         try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a damaged file
-            raise ImageError(f"{path}: not a readable .npy image ({type(e).__name__})") from None
-        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
-            raise ImageError(f"{path}: not a numeric array")
-        arr = np.squeeze(arr)
+            arr = np.squeeze(np.asarray(_load_npy(path)))   # the loader's checks: readable, numeric, no pickle
+        except DataError as e:
+            raise ImageError(str(e)) from None
         if arr.ndim == 3 and arr.shape[-1] in (3, 4):
             arr = arr[..., :3].astype(np.float64).mean(-1)
         if arr.ndim != 2:

@@ -58,12 +58,12 @@ def predict_files(name: str, files: list[str], dataset, budget, quick, device, c
             failures += 1
     if not images:
         return 1
-    batch = np.stack(images)
-    sums = approach.predict_batch(batch)
-    cls = type(approach)
-    digits = approach.predict_digits_batch(batch) if cls.implements("predict_digits") or \
-        cls.implements("predict_digits_batch") else None
-    confidence = approach.confidence_batch(batch) if cls.implements("confidence_batch") else None
+    from bench.worker import ApproachFault, predict_split
+    try:          # the runner's path: images checked, answers checked, digits and confidence where given
+        sums, _, digits, confidence = predict_split(approach, np.stack(images), lambda *a, **k: None,
+                                                    "images", details=True)
+    except ApproachFault as e:
+        raise PredictError(f"{name}: {e}") from None
     for i, f in enumerate(readable):
         extra = []
         if digits is not None:
