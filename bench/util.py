@@ -1,6 +1,7 @@
 """Small shared helpers: atomic file writes, seeding, thread settings."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -72,3 +73,17 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:
         pass
+
+
+@contextlib.contextmanager
+def large_files_allowed():
+    """Inside a run, every file an approach writes is capped at its log's cap (20 MB, so endless prints
+    fill the log, not the disk). An approach that writes big files on purpose (a detector library's
+    training checkpoints) does it inside this block."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))

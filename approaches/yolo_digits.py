@@ -1,0 +1,234 @@
+"""The original report's YOLO attempt (section 2c), and a YOLO digit detector that works.
+
+- yolo_coco:   the report's attempt: COCO-pretrained YOLO on our images. COCO's 80 classes hold no digit,
+               so it cannot produce sums; its row fails saying which classes it saw. It needs the weights
+               file at DIGITSUM_YOLO_COCO_WEIGHTS (default data/weights/yolov8n.pt); without it the row is
+               skipped and says where to put it (nothing is downloaded).
+- yolo_digits: a nano detector built from ultralytics' yolov8n.yaml (no pre-trained weights) and trained
+               from scratch on composed images with their per-digit boxes, 10 classes. Sum = sum of the
+               detected classes above a confidence threshold chosen on the validation split.
+               On a --data folder (sums only, no boxes) it trains on composed data and is evaluated on
+               the folder's images; its notes say so.
+
+Offline by construction: YOLO_OFFLINE and YOLO_AUTOINSTALL off, ultralytics' settings and a stand-in
+Arial.ttf (matplotlib's DejaVuSans) under data/ultralytics, training output in a temporary folder under
+data/yolo that is removed after training.
+"""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+YOLO_HOME = ROOT / "data" / "ultralytics"
+YOLO_WORK = ROOT / "data" / "yolo"
+os.environ["YOLO_OFFLINE"] = "1"             # before ultralytics is imported: never phone home
+os.environ["YOLO_AUTOINSTALL"] = "0"
+os.environ["YOLO_CONFIG_DIR"] = str(YOLO_HOME)
+COCO_WEIGHTS_ENV = "DIGITSUM_YOLO_COCO_WEIGHTS"
+
+import hashlib  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from bench import Approach, register  # noqa: E402
+from bench.approach import need_file, need_module  # noqa: E402
+from bench.util import large_files_allowed  # noqa: E402
+
+
+def offline_ultralytics():
+    """Imports ultralytics with its settings inside the project and the font it would fetch already there."""
+    import ultralytics
+    from ultralytics.utils import USER_CONFIG_DIR, torch_utils          # USER_CONFIG_DIR: YOLO_CONFIG_DIR/Ultralytics
+    torch_utils.NUM_THREADS = torch.get_num_threads()    # it would set cores - 1 threads whenever it picks the CPU
+    font = Path(USER_CONFIG_DIR) / "Arial.ttf"
+    if not font.exists():
+        import matplotlib
+        font.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", font)
+    return ultralytics
+
+
+def as_bgr(images):
+    """(N, H, W) grayscale -> list of (H, W, 3) uint8 arrays, the form ultralytics predicts on."""
+    images = np.clip(np.asarray(images, np.float32), 0, 255).astype(np.uint8)
+    return [cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) for image in images]
+
+
+def write_yolo_split(split, folder: Path, limit=None) -> Path:
+    """Images as PNG and one label file per image ('class x_centre y_centre width height', 0..1)."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "labels").mkdir(parents=True, exist_ok=True)
+    n = len(split) if limit is None else min(limit, len(split))
+    h, w = split.images.shape[1:]
+    for i in range(n):
+        cv2.imwrite(str(folder / "images" / f"{i:06d}.png"), split.images[i])
+        lines = [f"{d} {(x + bw / 2) / w:.6f} {(y + bh / 2) / h:.6f} {bw / w:.6f} {bh / h:.6f}"
+                 for d, (x, y, bw, bh) in zip(split.digits[i], split.boxes[i]) if d >= 0 and bw > 0]
+        (folder / "labels" / f"{i:06d}.txt").write_text("\n".join(lines) + "\n")
+    return folder / "images"
+
+
+def yolo_dataset(train, val, val_limit) -> Path:
+    """A YOLO-format copy of the train split (and a slice of val for ultralytics' own validation) under
+    data/yolo/<hash>, written once per data; returns its dataset yaml."""
+    digest = hashlib.sha256()
+    for part in (train.images, train.digits, train.boxes, val.images[:val_limit]):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    folder = YOLO_WORK / f"dataset-{digest.hexdigest()[:16]}"
+    yaml_path = folder / "data.yaml"
+    if not yaml_path.exists():
+        YOLO_WORK.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=YOLO_WORK, prefix="writing-"))
+        write_yolo_split(train, staging / "train")
+        write_yolo_split(val, staging / "val", limit=val_limit)
+        names = "\n".join(f"  {d}: '{d}'" for d in range(10))
+        (staging / "data.yaml").write_text(f"path: {folder}\ntrain: train/images\nval: val/images\nnames:\n{names}\n")
+        try:
+            staging.rename(folder)        # another process may have written it meanwhile: keep theirs
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return yaml_path
+
+
+def detections(results):
+    """ultralytics Results -> per image a list of (x_centre, class, confidence)."""
+    out = []
+    for r in results:
+        boxes = r.boxes
+        xs = boxes.xywh[:, 0].tolist() if len(boxes) else []
+        out.append(list(zip(xs, boxes.cls.int().tolist(), boxes.conf.tolist())))
+    return out
+
+
+class YOLODigits(Approach):
+    name = "yolo_digits"
+    summary = "YOLOv8n from yolov8n.yaml trained from scratch on composed digit boxes; sum of detected digits"
+    default_budget = 240
+
+    def __init__(self, model_yaml="yolov8n.yaml", imgsz=128, batch=32, lr=0.002, val_images=500, low_conf=0.05):
+        self.model_yaml = model_yaml
+        self.imgsz = imgsz
+        self.batch = batch
+        self.lr = lr
+        self.val_images = val_images
+        self.low_conf = low_conf
+        self.conf = 0.25
+        self.yolo = None
+
+    def requirements(self):
+        return [need_module("ultralytics", "install it with: pip install -r requirements.txt")]
+
+    def fit(self, train, val, budget):
+        offline_ultralytics()
+        from ultralytics import YOLO
+        if train.boxes is None or train.digits is None:
+            from bench.data import composed_dataset
+            composed = composed_dataset(digits=self.digit_range)
+            train, val = composed.train, composed.val
+            self.notes["trained_on"] = "composed data (the given data has no digit boxes); evaluated on the given images"
+        budget.progress("writing YOLO dataset", 0, 1)
+        yaml_path = yolo_dataset(train, val, self.val_images)
+        budget.progress("writing YOLO dataset", 1, 1)
+        self.max_digits = self.digit_range[1]
+        YOLO_WORK.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=YOLO_WORK, prefix="train-"))
+        model = YOLO(self.model_yaml)
+        model.add_callback("on_train_batch_end", lambda trainer: budget.progress(
+            f"{self.name} epoch {trainer.epoch + 1}", min(1.0, budget.elapsed() / budget.seconds), 1))
+        try:
+            with large_files_allowed():         # ultralytics' last.pt holds optimizer state: over the log cap
+                model.train(data=str(yaml_path), imgsz=self.imgsz, epochs=100, time=max(budget.remaining(), 1) / 3600,
+                            batch=self.batch, workers=0, device="cpu" if self.device == "cpu" else 0,
+                            project=str(work), name="run", exist_ok=True, amp=False, plots=False, verbose=False,
+                            seed=self.seed, deterministic=True, rect=True, fliplr=0.0, mosaic=0.0, hsv_h=0.0,
+                            hsv_s=0.0, hsv_v=0.0, pretrained=False, patience=100, warmup_epochs=0.2, close_mosaic=0,
+                            optimizer="AdamW", lr0=self.lr)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        # after training, ultralytics has loaded the best epoch's weights (by its validation mAP) into model.model
+        self.weights = {k: v.detach().float().clone() for k, v in model.model.state_dict().items()}
+        self.yolo = self.load(self.weights)
+        self.choose_threshold(val)
+
+    def choose_threshold(self, val, n=1000):
+        """The confidence threshold with the best exact-sum accuracy on (up to n) validation images."""
+        found = self.detect(val.images[:n], self.low_conf)
+        truth = np.asarray(val.sums[:n])
+        best = (-1.0, self.conf)
+        for conf in np.arange(self.low_conf, 0.95, 0.025):
+            sums = np.array([sum(c for _, c, p in image if p >= conf) for image in found])
+            best = max(best, (float((sums == truth).mean()), float(conf)))
+        self.val_accuracy_at_threshold, self.conf = best
+        self.notes["confidence_threshold"] = round(self.conf, 3)
+
+    def load(self, weights: dict):
+        """A YOLO object around a DetectionModel built from the yaml with these weights (no pickle loaded)."""
+        offline_ultralytics()
+        from ultralytics import YOLO
+        from ultralytics.nn.tasks import DetectionModel
+        model = DetectionModel(self.model_yaml, nc=10, verbose=False)
+        model.load_state_dict(weights)
+        model.names = {d: str(d) for d in range(10)}
+        yolo = YOLO(self.model_yaml, task="detect")
+        yolo.model = model.eval()
+        return yolo
+
+    def detect(self, images, conf):
+        device = "cpu" if self.device == "cpu" else 0
+        results = self.yolo.predict(as_bgr(images), imgsz=self.imgsz, conf=conf, verbose=False, device=device,
+                                    batch=len(images), max_det=3 * self.max_digits)
+        return detections(results)
+
+    def predict_batch(self, images):
+        return [float(sum(c for _, c, p in image if p >= self.conf)) for image in self.detect(images, self.conf)]
+
+    def predict_digits_batch(self, images):
+        return [[c for _, c, _ in sorted(image)] for image in self.detect(images, self.conf)]
+
+    def get_state(self):
+        return {"model": self.weights, "conf": self.conf, "max_digits": self.max_digits}
+
+    def set_state(self, state):
+        self.weights = state["model"]
+        self.conf, self.max_digits = float(state["conf"]), int(state["max_digits"])
+        self.yolo = self.load(self.weights)
+
+    def parameter_count(self):
+        return sum(p.numel() for p in self.yolo.model.parameters()) if self.yolo else None
+
+
+class YOLOCoco(Approach):
+    name = "yolo_coco"
+    summary = "original report 2c: COCO-pretrained YOLO; no digit class among COCO's 80, so no sums"
+
+    def __init__(self, sample=200):
+        self.sample = sample
+        self.weights = os.environ.get(COCO_WEIGHTS_ENV, str(ROOT / "data" / "weights" / "yolov8n.pt"))
+
+    def requirements(self):
+        return [need_module("ultralytics", "install it with: pip install -r requirements.txt"),
+                need_file(self.weights, "COCO-pretrained YOLO weights",
+                          f"put yolov8n.pt there or set {COCO_WEIGHTS_ENV} (this bench never downloads it)")]
+
+    def fit(self, train, val, budget):
+        """What COCO's classes make of our images (on a sample of val); the row then fails with it."""
+        offline_ultralytics()
+        from ultralytics import YOLO
+        model = YOLO(self.weights)
+        seen = {}
+        for r in model.predict(as_bgr(val.images[:self.sample]), verbose=False, device="cpu", conf=0.25):
+            for c in r.boxes.cls.int().tolist():
+                seen[r.names[c]] = seen.get(r.names[c], 0) + 1
+        self.seen = ", ".join(f"{name} x{count}" for name, count in sorted(seen.items(), key=lambda kv: -kv[1]))
+        self.notes["coco_classes_seen"] = self.seen or "nothing"
+
+    def predict_batch(self, images):
+        raise RuntimeError(f"COCO's 80 classes hold no digit, so no sum can be formed; on {self.sample} val images "
+                           f"it detected: {self.seen or 'nothing'}")
+
+
+register(YOLODigits)
+register(YOLOCoco)
