@@ -14,28 +14,27 @@ Offline by construction: YOLO_OFFLINE and YOLO_AUTOINSTALL off, ultralytics' set
 Arial.ttf (matplotlib's DejaVuSans) under data/ultralytics, training output in a temporary folder under
 data/yolo that is removed after training.
 """
+import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
+import numpy as np
+import torch
+
+from bench import Approach, register
+from bench.approach import need_file, need_module
+from bench.util import large_files_allowed
+
 ROOT = Path(__file__).resolve().parent.parent
 YOLO_HOME = ROOT / "data" / "ultralytics"
 YOLO_WORK = ROOT / "data" / "yolo"
-os.environ["YOLO_OFFLINE"] = "1"             # before ultralytics is imported: never phone home
+COCO_WEIGHTS_ENV = "DIGITSUM_YOLO_COCO_WEIGHTS"
+os.environ["YOLO_OFFLINE"] = "1"             # read when ultralytics is imported (only inside functions below)
 os.environ["YOLO_AUTOINSTALL"] = "0"
 os.environ["YOLO_CONFIG_DIR"] = str(YOLO_HOME)
-COCO_WEIGHTS_ENV = "DIGITSUM_YOLO_COCO_WEIGHTS"
-
-import hashlib  # noqa: E402
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from bench import Approach, register  # noqa: E402
-from bench.approach import need_file, need_module  # noqa: E402
-from bench.util import large_files_allowed  # noqa: E402
 
 
 def offline_ultralytics():
@@ -136,6 +135,8 @@ class YOLODigits(Approach):
         YOLO_WORK.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=YOLO_WORK, prefix="train-"))
         model = YOLO(self.model_yaml)
+        self.history = []
+        model.add_callback("on_fit_epoch_end", lambda trainer: self.record_epoch(trainer, val, budget))
         model.add_callback("on_train_batch_end", lambda trainer: budget.progress(
             f"{self.name} epoch {trainer.epoch + 1}", min(1.0, budget.elapsed() / budget.seconds), 1))
         try:
@@ -151,18 +152,26 @@ class YOLODigits(Approach):
         # after training, ultralytics has loaded the best epoch's weights (by its validation mAP) into model.model
         self.weights = {k: v.detach().float().clone() for k, v in model.model.state_dict().items()}
         self.yolo = self.load(self.weights)
-        self.choose_threshold(val)
+        _, self.conf = self.best_threshold(self.yolo, val.images[:1000], val.sums[:1000])
+        self.notes["confidence_threshold"] = round(self.conf, 3)
 
-    def choose_threshold(self, val, n=1000):
-        """The confidence threshold with the best exact-sum accuracy on (up to n) validation images."""
-        found = self.detect(val.images[:n], self.low_conf)
-        truth = np.asarray(val.sums[:n])
+    def best_threshold(self, yolo, images, sums):
+        """(exact-sum accuracy, confidence threshold) of the threshold that does best on these images."""
+        found = self.detect(images, self.low_conf, yolo)
+        truth = np.asarray(sums)
         best = (-1.0, self.conf)
         for conf in np.arange(self.low_conf, 0.95, 0.025):
-            sums = np.array([sum(c for _, c, p in image if p >= conf) for image in found])
-            best = max(best, (float((sums == truth).mean()), float(conf)))
-        self.val_accuracy_at_threshold, self.conf = best
-        self.notes["confidence_threshold"] = round(self.conf, 3)
+            predicted = np.array([sum(c for _, c, p in image if p >= conf) for image in found])
+            best = max(best, (float((predicted == truth).mean()), float(conf)))
+        return best
+
+    def record_epoch(self, trainer, val, budget):
+        """After each epoch: exact-sum accuracy of the epoch's (EMA) weights on 500 val images, for the
+        training curve (ultralytics itself validates by mAP)."""
+        weights = {k: v.detach().float().clone() for k, v in trainer.ema.ema.state_dict().items()}
+        accuracy, _ = self.best_threshold(self.load(weights), val.images[:500], val.sums[:500])
+        self.history.append({"epoch": trainer.epoch + 1, "seconds": round(budget.elapsed(), 2),
+                             "val_accuracy": accuracy, "images_seen": (trainer.epoch + 1) * len(trainer.train_loader.dataset)})
 
     def load(self, weights: dict):
         """A YOLO object around a DetectionModel built from the yaml with these weights (no pickle loaded)."""
@@ -176,9 +185,9 @@ class YOLODigits(Approach):
         yolo.model = model.eval()
         return yolo
 
-    def detect(self, images, conf):
+    def detect(self, images, conf, yolo=None):
         device = "cpu" if self.device == "cpu" else 0
-        results = self.yolo.predict(as_bgr(images), imgsz=self.imgsz, conf=conf, verbose=False, device=device,
+        results = (yolo or self.yolo).predict(as_bgr(images), imgsz=self.imgsz, conf=conf, verbose=False, device=device,
                                     batch=len(images), max_det=3 * self.max_digits)
         return detections(results)
 
