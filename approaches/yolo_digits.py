@@ -125,7 +125,7 @@ class YOLODigits(Approach):
         from ultralytics import YOLO
         if train.boxes is None or train.digits is None:
             from bench.data import composed_dataset
-            composed = composed_dataset(digits=self.digit_range)
+            composed = composed_dataset(len(train), len(val), 10, digits=self.digit_range, seed=self.seed)
             train, val = composed.train, composed.val
             self.notes["trained_on"] = "composed data (the given data has no digit boxes); evaluated on the given images"
         budget.progress("writing YOLO dataset", 0, 1)
