@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from bench import Approach, register
 from bench.approach import need_file, need_module
@@ -32,15 +33,20 @@ ROOT = Path(__file__).resolve().parent.parent
 YOLO_HOME = ROOT / "data" / "ultralytics"
 YOLO_WORK = ROOT / "data" / "yolo"
 COCO_WEIGHTS_ENV = "DIGITSUM_YOLO_COCO_WEIGHTS"
+PIL_OPEN = Image.open                        # ultralytics replaces it when imported: see offline_ultralytics
 os.environ["YOLO_OFFLINE"] = "1"             # read when ultralytics is imported (only inside functions below)
 os.environ["YOLO_AUTOINSTALL"] = "0"
 os.environ["YOLO_CONFIG_DIR"] = str(YOLO_HOME)
 
 
 def offline_ultralytics():
-    """Imports ultralytics with its settings inside the project and the font it would fetch already there."""
+    """Imports ultralytics with its settings inside the project and the font it would fetch already there,
+    and undoes its process-wide patch of PIL.Image.open (which, on a file Pillow cannot read, tries to
+    install pi-heif and raises ModuleNotFoundError instead of Pillow's error: --predict's reader broke)."""
     import ultralytics
+    from ultralytics import YOLO  # noqa: F401 - the imports that patch PIL
     from ultralytics.utils import USER_CONFIG_DIR, torch_utils          # USER_CONFIG_DIR: YOLO_CONFIG_DIR/Ultralytics
+    Image.open = PIL_OPEN
     torch_utils.NUM_THREADS = torch.get_num_threads()    # it would set cores - 1 threads whenever it picks the CPU
     font = Path(USER_CONFIG_DIR) / "Arial.ttf"
     if not font.exists():
