@@ -62,7 +62,7 @@ def as_bgr(images):
     return [cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) for image in images]
 
 
-def write_yolo_split(split, folder: Path, limit=None) -> Path:
+def write_yolo_split(split, folder: Path, limit=None) -> None:
     """Images as PNG and one label file per image ('class x_centre y_centre width height', 0..1)."""
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "labels").mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,6 @@ def write_yolo_split(split, folder: Path, limit=None) -> Path:
         lines = [f"{d} {(x + bw / 2) / w:.6f} {(y + bh / 2) / h:.6f} {bw / w:.6f} {bh / h:.6f}"
                  for d, (x, y, bw, bh) in zip(split.digits[i], split.boxes[i]) if d >= 0 and bw > 0]
         (folder / "labels" / f"{i:06d}.txt").write_text("\n".join(lines) + "\n")
-    return folder / "images"
 
 
 def yolo_dataset(train, val, val_limit) -> Path:
