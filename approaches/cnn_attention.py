@@ -13,6 +13,7 @@ about 1,500 images/s on a 2-core CPU (about 400 at full resolution).
 import torch
 from torch import nn
 
+from approaches._sum_head import SumHead
 from bench import Approach, register
 from bench.train import TorchApproach, TrainConfig, images_to_tensor, train_model
 
@@ -74,7 +75,7 @@ VARIANTS = {   # conv widths, which conv layers pool, {conv layer: attention lay
 }
 
 
-class CNNAttention(TorchApproach, Approach):
+class CNNAttention(SumHead, TorchApproach, Approach):
     name = "cnn_attention"
     summary = "original report 2e: 5 conv + spatial self-attention + 2 linear -> sum, MSE regression"
 
@@ -89,22 +90,11 @@ class CNNAttention(TorchApproach, Approach):
 
     def build_model(self):
         widths, pools, attention_after = VARIANTS[self.variant]
-        outputs = self.max_sum + 1 if self.head == "classification" else 1
         input_hw = (-(-40 // self.downscale), -(-168 // self.downscale))
-        return AttentionCNN(widths, pools, attention_after, input_hw, outputs)
+        return AttentionCNN(widths, pools, attention_after, input_hw, self.num_outputs())
 
     def preprocess(self, images):
         return images_to_tensor(images, downscale=self.downscale)
-
-    def outputs_to_sums(self, outputs):
-        if self.head == "classification":
-            return outputs.argmax(1).float()
-        return outputs.reshape(-1) * self.max_sum
-
-    def loss(self, outputs, sums):
-        if self.head == "classification":
-            return nn.functional.cross_entropy(outputs, sums)
-        return nn.functional.mse_loss(outputs.reshape(-1), sums.float() / self.max_sum)
 
     def fit(self, train, val, budget):
         self.max_sum = 9 * self.digit_range[1]
@@ -115,12 +105,6 @@ class CNNAttention(TorchApproach, Approach):
             seed=self.seed, config=TrainConfig(lr=self.lr, batch_size=self.batch_size, patience=15),
             label=self.name)
 
-    def get_state(self):
-        return {**super().get_state(), "max_sum": self.max_sum}
-
-    def set_state(self, state):
-        self.max_sum = int(state["max_sum"])
-        super().set_state(state)
 
 
 class CNNAttentionShorter(CNNAttention):

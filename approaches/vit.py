@@ -28,10 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from approaches._sum_head import SumHead
 from bench import Approach, register
 from bench.approach import Budget
 from bench.data import load_mnist
-from bench.train import TorchApproach, TrainConfig, images_to_tensor, train_model
+from bench.train import TorchApproach, TrainConfig, train_model
 
 IMAGE_HW = (40, 168)
 PATCH = 8
@@ -87,7 +88,7 @@ def mnist_digit_canvases(limit=None):
     return torch.from_numpy(padded).unsqueeze(1), torch.from_numpy(labels)
 
 
-class ViTSum(TorchApproach, Approach):
+class ViTSum(SumHead, TorchApproach, Approach):
     name = "vit_finetune"
     summary = "original report 2d: small ViT (8x8-pixel tokens) pre-trained, fine-tuned on sums, MSE regression"
     default_budget = 60          # about 40 s of fine-tuning: under one epoch on a 2-core AVX2 CPU
@@ -113,28 +114,12 @@ class ViTSum(TorchApproach, Approach):
                                    f"point {WEIGHTS_ENV} at a timm weights file, or unset it to pre-train on MNIST"))
         return needs
 
-    def num_outputs(self):
-        return self.max_sum + 1 if self.head == "classification" else 1
-
     def build_model(self):
         if self.weights:
             from timm import create_model
             return create_model(self.model_name, pretrained=False, img_size=IMAGE_HW, patch_size=PATCH, in_chans=1,
                                 num_classes=self.num_outputs(), global_pool="avg")
         return small_vit(IMAGE_HW, self.num_outputs(), self.width, self.depth, self.heads, self.stem)
-
-    def preprocess(self, images):
-        return images_to_tensor(images)
-
-    def outputs_to_sums(self, outputs):
-        if self.head == "classification":
-            return outputs.argmax(1).float()
-        return outputs.reshape(-1) * self.max_sum
-
-    def loss(self, outputs, sums):
-        if self.head == "classification":
-            return nn.functional.cross_entropy(outputs, sums)
-        return nn.functional.mse_loss(outputs.reshape(-1), sums.float() / self.max_sum)
 
     def pretrained_model(self, budget):
         """The fine-tuning model, initialised as self.init and the machine allow; sets notes['init']."""
@@ -173,12 +158,6 @@ class ViTSum(TorchApproach, Approach):
             device=self.device, seed=self.seed, label=self.name,
             config=TrainConfig(lr=self.lr, batch_size=self.batch_size, patience=15, channels_last=False))
 
-    def get_state(self):
-        return {**super().get_state(), "max_sum": self.max_sum}
-
-    def set_state(self, state):
-        self.max_sum = int(state["max_sum"])
-        super().set_state(state)
 
 
 register(ViTSum)
