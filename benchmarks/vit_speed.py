@@ -16,8 +16,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CONFIGS = [  # (label, width, depth, heads, mlp ratio, token reader)
-    ("approaches/vit.py, conv stem", 64, 4, 4, 2.0, "conv"),
-    ("approaches/vit.py, linear patch embedding", 64, 4, 4, 2.0, "patch"),
+    ("approaches/vit.py (linear patch embedding)", 64, 4, 4, 2.0, "patch"),
+    ("the same with a conv stem (stem=\"conv\")", 64, 4, 4, 2.0, "conv"),
     ("width 96, 6 blocks", 96, 6, 4, 2.0, "patch"),
     ("width 128, 6 blocks", 128, 6, 4, 2.0, "patch"),
     ("vit_tiny shape: width 192, 12 blocks", 192, 12, 3, 4.0, "patch"),
