@@ -6,7 +6,10 @@
                skipped and says where to put it (nothing is downloaded).
 - yolo_digits: a nano detector built from ultralytics' yolov8n.yaml (no pre-trained weights) and trained
                from scratch on composed images with their per-digit boxes, 10 classes. Sum = sum of the
-               detected classes above a confidence threshold chosen on the validation split.
+               detected classes above a confidence threshold chosen on the validation split, one box per
+               digit (class-agnostic NMS), and as many boxes as the data's digit range allows (the most
+               confident ones: a fifth box in a four-digit image is dropped, a missing fourth is taken
+               from below the threshold).
                On a --data folder (sums only, no boxes) it trains on composed data and is evaluated on
                the folder's images; its notes say so.
 
@@ -112,13 +115,15 @@ class YOLODigits(Approach):
     summary = "YOLOv8n from yolov8n.yaml trained from scratch on composed digit boxes; sum of detected digits"
     default_budget = 240
 
-    def __init__(self, model_yaml="yolov8n.yaml", imgsz=128, batch=32, lr=0.002, val_images=500, low_conf=0.05):
+    def __init__(self, model_yaml="yolov8n.yaml", imgsz=128, batch=32, lr=0.002, val_images=500, low_conf=0.05,
+                 scale=0.1):
         self.model_yaml = model_yaml
         self.imgsz = imgsz
         self.batch = batch
         self.lr = lr
         self.val_images = val_images
         self.low_conf = low_conf
+        self.scale = scale      # random rescaling of training images, +-scale (ultralytics' 0.5 learnt slower)
         self.conf = 0.25
         self.yolo = None
 
@@ -150,8 +155,8 @@ class YOLODigits(Approach):
                             batch=self.batch, workers=0, device="cpu" if self.device == "cpu" else 0,
                             project=str(work), name="run", exist_ok=True, amp=False, plots=False, verbose=False,
                             seed=self.seed, deterministic=True, rect=True, fliplr=0.0, mosaic=0.0, hsv_h=0.0,
-                            hsv_s=0.0, hsv_v=0.0, pretrained=False, patience=100, warmup_epochs=0.2, close_mosaic=0,
-                            optimizer="AdamW", lr0=self.lr)
+                            hsv_s=0.0, hsv_v=0.0, scale=self.scale, pretrained=False, patience=100, warmup_epochs=0.2,
+                            close_mosaic=0, optimizer="AdamW", lr0=self.lr)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         # after training, ultralytics has loaded the best epoch's weights (by its validation mAP) into model.model
@@ -166,7 +171,7 @@ class YOLODigits(Approach):
         truth = np.asarray(sums)
         best = (-1.0, self.conf)
         for conf in np.arange(self.low_conf, 0.95, 0.025):
-            predicted = np.array([sum(c for _, c, p in image if p >= conf) for image in found])
+            predicted = np.array([sum(c for _, c, _ in self.read(image, conf)) for image in found])
             best = max(best, (float((predicted == truth).mean()), float(conf)))
         return best
 
@@ -191,23 +196,33 @@ class YOLODigits(Approach):
         return yolo
 
     def detect(self, images, conf, yolo=None):
+        """Per image its detections at confidence >= conf, one box per digit: class-agnostic NMS keeps a
+        digit read as two classes once (digits never overlap enough to suppress each other)."""
         device = "cpu" if self.device == "cpu" else 0
         results = (yolo or self.yolo).predict(as_bgr(images), imgsz=self.imgsz, conf=conf, verbose=False, device=device,
-                                    batch=len(images), max_det=3 * self.max_digits)
+                                    batch=len(images), max_det=3 * self.max_digits, agnostic_nms=True)
         return detections(results)
 
+    def read(self, image, conf):
+        """The digits an image's detections stand for: those at >= conf, but no fewer than the data's
+        fewest digits and no more than its most (the most confident ones), left to right."""
+        ranked = sorted(image, key=lambda d: -d[2])
+        above = sum(p >= conf for _, _, p in ranked)
+        return sorted(ranked[:min(max(self.digit_range[0], above), self.digit_range[1])])
+
     def predict_batch(self, images):
-        return [float(sum(c for _, c, p in image if p >= self.conf)) for image in self.detect(images, self.conf)]
+        return [float(sum(c for _, c, _ in self.read(image, self.conf))) for image in self.detect(images, self.low_conf)]
 
     def predict_digits_batch(self, images):
-        return [[c for _, c, _ in sorted(image)] for image in self.detect(images, self.conf)]
+        return [[c for _, c, _ in self.read(image, self.conf)] for image in self.detect(images, self.low_conf)]
 
     def get_state(self):
-        return {"model": self.weights, "conf": self.conf, "max_digits": self.max_digits}
+        return {"model": self.weights, "conf": self.conf, "digit_range": list(self.digit_range)}
 
     def set_state(self, state):
         self.weights = state["model"]
-        self.conf, self.max_digits = float(state["conf"]), int(state["max_digits"])
+        self.conf, self.digit_range = float(state["conf"]), tuple(int(d) for d in state["digit_range"])
+        self.max_digits = self.digit_range[1]
         self.yolo = self.load(self.weights)
 
     def parameter_count(self):

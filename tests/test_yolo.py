@@ -21,3 +21,17 @@ def test_yolo_on_a_folder_of_sums_trains_on_composed_data(tiny_dataset, tmp_path
     assert row["n"] == 30                                   # the folder's own test split (10% of 300)
     assert "composed data" in row["notes"]["trained_on"]
     assert 0.05 <= row["notes"]["confidence_threshold"] <= 0.95
+
+
+def test_detections_are_read_as_one_digit_per_box_within_the_digit_range():
+    from approaches.yolo_digits import YOLODigits
+    yolo = YOLODigits()
+    yolo.conf = 0.5
+    found = [(50.0, 3, 0.9), (10.0, 7, 0.8), (90.0, 1, 0.6), (130.0, 2, 0.3), (70.0, 8, 0.55)]   # (x, digit, conf)
+    yolo.digit_range = (4, 4)      # five boxes in a four-digit image: the least confident goes
+    assert [d for _, d, _ in yolo.read(found, yolo.conf)] == [7, 3, 8, 1]
+    assert [d for _, d, _ in yolo.read(found[:3] + found[3:4], yolo.conf)] == [7, 3, 1, 2]   # a fourth from below
+    yolo.digit_range = (1, 5)      # a range: the threshold decides
+    assert [d for _, d, _ in yolo.read(found, yolo.conf)] == [7, 3, 8, 1]
+    assert [d for _, d, _ in yolo.read([(130.0, 2, 0.3)], yolo.conf)] == [2]               # never fewer than one
+    assert yolo.read([], yolo.conf) == []
