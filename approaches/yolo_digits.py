@@ -21,6 +21,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -110,6 +111,18 @@ def detections(results):
     return out
 
 
+def anneal_by_time(trainer) -> None:
+    """Learning rate by the share of the time budget spent, falling linearly to lrf (ultralytics' own
+    schedule falls by epochs, and a budget that ends inside the first epoch never lowers it: measured
+    here, 59.5% of sums when 633 of 750 batches fit against 81.4% when the epoch finished and 40 batches
+    of a second ran at the lowered rate). Set after each batch for the next one; during ultralytics'
+    warm-up its own rate, set before each batch, wins."""
+    spent = (time.time() - trainer.train_time_start) / (trainer.args.time * 3600)
+    factor = max(trainer.args.lrf, 1 - (1 - trainer.args.lrf) * min(1.0, spent))
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor
+
+
 class YOLODigits(Approach):
     name = "yolo_digits"
     summary = "YOLOv8n from yolov8n.yaml trained from scratch on composed digit boxes; sum of detected digits"
@@ -147,6 +160,7 @@ class YOLODigits(Approach):
         model = YOLO(self.model_yaml)
         self.history = []
         model.add_callback("on_fit_epoch_end", lambda trainer: self.record_epoch(trainer, val, budget))
+        model.add_callback("on_train_batch_end", anneal_by_time)
         model.add_callback("on_train_batch_end", lambda trainer: budget.progress(
             f"{self.name} epoch {trainer.epoch + 1}", min(1.0, budget.elapsed() / budget.seconds), 1))
         try:
