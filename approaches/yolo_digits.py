@@ -112,11 +112,10 @@ def detections(results):
 
 
 def anneal_by_time(trainer) -> None:
-    """Learning rate by the share of the time budget spent, falling linearly to lrf (ultralytics' own
-    schedule falls by epochs, and a budget that ends inside the first epoch never lowers it: measured
-    here, 59.5% of sums when 633 of 750 batches fit against 81.4% when the epoch finished and 40 batches
-    of a second ran at the lowered rate). Set after each batch for the next one; during ultralytics'
-    warm-up its own rate, set before each batch, wins."""
+    """Learning rate by the share of the time budget spent, falling linearly to lrf. ultralytics' own
+    schedule falls by epochs, so a budget that ends inside the first epoch (the default one here) never
+    lowered it. Set after each batch for the next one; during ultralytics' warm-up its own rate, set
+    before each batch, wins."""
     spent = (time.time() - trainer.train_time_start) / (trainer.args.time * 3600)
     factor = max(trainer.args.lrf, 1 - (1 - trainer.args.lrf) * min(1.0, spent))
     for group in trainer.optimizer.param_groups:
