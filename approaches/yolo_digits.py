@@ -224,10 +224,12 @@ class YOLODigits(Approach):
         return sorted(ranked[:min(max(self.digit_range[0], above), self.digit_range[1])])
 
     def predict_batch(self, images):
-        return [float(sum(c for _, c, _ in self.read(image, self.conf))) for image in self.detect(images, self.low_conf)]
+        found = self.detect(images, self.low_conf)
+        return [float(sum(c for _, c, _ in self.read(image, self.conf))) for image in found]
 
     def predict_digits_batch(self, images):
-        return [[c for _, c, _ in self.read(image, self.conf)] for image in self.detect(images, self.low_conf)]
+        found = self.detect(images, self.low_conf)
+        return [[c for _, c, _ in self.read(image, self.conf)] for image in found]
 
     def get_state(self):
         return {"model": self.weights, "conf": self.conf, "digit_range": list(self.digit_range)}
