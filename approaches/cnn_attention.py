@@ -108,7 +108,6 @@ class CNNAttention(SumHead, TorchApproach, Approach):
             label=self.name)
 
 
-
 class CNNAttentionShorter(CNNAttention):
     """The report's modifications and the classification variant: the same network, a shorter budget."""
     default_budget = 60

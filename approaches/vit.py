@@ -6,7 +6,8 @@ pixels -> 5x21 = 105 tokens, width 64, 4 blocks, 4 heads, no class token, the me
 head (about 170,000 parameters). The tokens are ViT's linear patch embedding of 8x8 pixels: it fine-tunes at
 211 images/s on a 2-core AVX2 CPU (`python benchmarks/train_speed.py vit_finetune`) against 188 with a
 3-layer conv stem (the ViT paper's "hybrid", stem="conv"), which reads a few more digits after
-pre-training (95.6% against 94.0% of held-out digits in 45 s). Neither learns the sum of a whole image in a CPU budget: see the README.
+pre-training (95.6% against 94.0% of held-out digits in 45 s). Neither learns the sum of a whole image in a
+CPU budget: see the README.
 
 - vit_finetune:     pre-trained, then fine-tuned on sums with the report's regression head (MSE on sum/36)
 - vit_finetune_cls: the same with a 37-way classification head over sums
@@ -158,7 +159,6 @@ class ViTSum(SumHead, TorchApproach, Approach):
                 budget.remaining(), quick=budget.quick, progress=budget.progress),
             device=self.device, seed=self.seed, label=self.name,
             config=TrainConfig(lr=self.lr, batch_size=self.batch_size, patience=15, channels_last=False))
-
 
 
 register(ViTSum)

@@ -153,7 +153,6 @@ class YOLODigits(Approach):
         budget.progress("writing YOLO dataset", 0, 1)
         yaml_path = yolo_dataset(train, val, self.val_images)
         budget.progress("writing YOLO dataset", 1, 1)
-        self.max_digits = self.digit_range[1]
         YOLO_WORK.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=YOLO_WORK, prefix="train-"))
         model = YOLO(self.model_yaml)
@@ -213,7 +212,7 @@ class YOLODigits(Approach):
         digit read as two classes once (digits never overlap enough to suppress each other)."""
         device = "cpu" if self.device == "cpu" else 0
         results = (yolo or self.yolo).predict(as_bgr(images), imgsz=self.imgsz, conf=conf, verbose=False, device=device,
-                                    batch=len(images), max_det=3 * self.max_digits, agnostic_nms=True)
+                                    batch=len(images), max_det=3 * self.digit_range[1], agnostic_nms=True)
         return detections(results)
 
     def read(self, image, conf):
@@ -224,8 +223,7 @@ class YOLODigits(Approach):
         return sorted(ranked[:min(max(self.digit_range[0], above), self.digit_range[1])])
 
     def predict_batch(self, images):
-        found = self.detect(images, self.low_conf)
-        return [float(sum(c for _, c, _ in self.read(image, self.conf))) for image in found]
+        return [float(sum(digits)) for digits in self.predict_digits_batch(images)]
 
     def predict_digits_batch(self, images):
         found = self.detect(images, self.low_conf)
@@ -237,7 +235,6 @@ class YOLODigits(Approach):
     def set_state(self, state):
         self.weights = state["model"]
         self.conf, self.digit_range = float(state["conf"]), tuple(int(d) for d in state["digit_range"])
-        self.max_digits = self.digit_range[1]
         self.yolo = self.load(self.weights)
 
     def parameter_count(self):

@@ -43,7 +43,8 @@ def load_pixels(path: str | Path) -> np.ndarray:
             with Image.open(path) as img:
                 img.load()
                 arr = np.asarray(img.convert("L"), np.float64)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, ImportError, Image.DecompressionBombError) as e:
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, ImportError,
+                Image.DecompressionBombError) as e:
             raise ImageError(f"{path}: not a readable image ({type(e).__name__}: {str(e)[:80]})") from None
     if arr.ndim != 2 or min(arr.shape) < 1:
         raise ImageError(f"{path}: the image holds no pixels")
