@@ -74,7 +74,6 @@ def list_approaches(console) -> int:
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     console = _console()
     from bench.compare import CompareError
@@ -108,10 +107,10 @@ def predict(args, console) -> int:
     from bench.data import data_spec, load_dataset
     from bench.predict import PredictError, predict_files
     from bench.runner import pick_device
-    from bench.util import set_threads
+    from bench.util import tune_cpu
     if len(args.predict) < 2:
         raise PredictError("--predict needs an approach and at least one image file")
-    set_threads(args.threads)
+    tune_cpu(args.threads)
     dataset = load_dataset(data_spec(args.data, None, args.digits, args.seed, args.quick))
     return predict_files(args.predict[0], args.predict[1:], dataset, args.budget, args.quick,
                          pick_device(args.device), console)
@@ -124,9 +123,9 @@ def run(args, console) -> int:
     from bench.data import data_spec, load_dataset
     from bench.discovery import discover
     from bench.runner import Runner, failed_row, load_json, pick_device, run_metadata
-    from bench.util import atomic_write_json, set_threads
+    from bench.util import atomic_write_json, tune_cpu
 
-    set_threads(args.threads)
+    tune_cpu(args.threads)
     out = Path(args.out)
     if args.resume:
         run_dir = out / args.resume

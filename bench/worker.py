@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.util import atomic_write_bytes, seed_everything, set_threads
+from bench.util import atomic_write_bytes, seed_everything, tune_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = ROOT / "data" / "checkpoints"
@@ -176,7 +176,6 @@ def run(job: dict, queue) -> None:
     _exit_with_parent()
     _redirect_output(job["log"])
     _limit_log(job["log"])
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     if job.get("memory_limit_mb"):
         import resource
         limit = int(job["memory_limit_mb"]) * 2**20
@@ -231,7 +230,7 @@ def _run(job: dict, progress, warn) -> dict:
     from bench.discovery import discover
 
     seed_everything(job["seed"])
-    set_threads(job["threads"])
+    tune_cpu(job["threads"])
     _phase[0] = "loading plugin"
     registry, broken = discover()
     for b in broken:

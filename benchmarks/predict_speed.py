@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
@@ -26,9 +25,9 @@ def main():
     from bench.approach import Budget
     from bench.data import data_spec, load_dataset
     from bench.discovery import discover
-    from bench.util import seed_everything, set_threads
+    from bench.util import seed_everything, tune_cpu
 
-    set_threads(args.threads)
+    tune_cpu(args.threads)
     registry, _ = discover()
     dataset = load_dataset(data_spec())
     images = np.asarray(dataset.test.images)

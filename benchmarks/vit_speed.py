@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CONFIGS = [  # (label, width, depth, heads, mlp ratio, token reader)
