@@ -55,8 +55,10 @@ def _limit_log(log_path: str, limit: int = 20 * 2**20) -> None:
 
 
 def code_version(entry) -> str:
+    """Hash of the approach's file, the shared helpers beside it (files starting with _) and the training loop."""
     h = hashlib.sha256()
-    for path in (entry.source, ROOT / "bench" / "train.py"):
+    helpers = sorted(Path(entry.source).parent.glob("_*.py")) if Path(entry.source).is_file() else []
+    for path in (entry.source, *helpers, ROOT / "bench" / "train.py"):
         try:
             h.update(Path(path).read_bytes())
         except OSError:

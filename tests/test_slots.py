@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from approaches._segmentation import crop, crops_of, segment
 from approaches.digit_slots import sum_distribution
 from bench.approach import Budget
 from bench.data import composed_dataset
@@ -26,6 +27,21 @@ def test_sum_distribution_is_the_exact_convolution():
                 expected = np.convolve(expected, probs[b, slot])[:37]
         assert np.allclose(dist[b].numpy(), expected, atol=1e-6)
     assert torch.allclose(dist.sum(1), torch.ones(3))
+
+
+@pytest.mark.parametrize("digits", [(4, 4), (1, 5), (2, 3)])
+def test_batch_segmentation_gives_the_crops_of_one_image_at_a_time(digits):
+    """crops_of cuts a whole batch at once; its crops must be segment() and crop()'s, image by image,
+    including images it hands to segment() (too many or too few runs of ink) and blank or noisy ones."""
+    images = composed_dataset(400, 10, 10, digits=digits, seed=11).train.images.astype(np.float32)
+    rng = np.random.default_rng(0)
+    images[:20] = 0                                                             # blank
+    images[20:40] = rng.random((20, 40, 168)) * 255                            # noise: one wide run
+    images[40:60, :, ::9] = 255                                                 # many thin runs
+    crops, counts = crops_of(images, digits)
+    expected = [crop(image, span) for image in images for span in segment(image, digits)]
+    assert counts.tolist() == [len(segment(image, digits)) for image in images]
+    assert crops.shape == (len(expected), 28, 28) and np.array_equal(crops, np.stack(expected))
 
 
 @pytest.mark.parametrize("name", ["slot_cnn_sum_only", "slot_cnn_digit_sup"])
