@@ -61,31 +61,13 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4)) -> list[tu
     return [tuple(r) for r in runs]
 
 
-def crop(image: np.ndarray, span: tuple[int, int]) -> np.ndarray:
-    """The digit in columns span as a 28x28 uint8 MNIST-style crop."""
-    a, b = span
-    part = np.asarray(image[:, a:b], dtype=np.float32)
-    rows = np.flatnonzero((part >= INK).any(1))
-    if len(rows) == 0:
-        return np.zeros((28, 28), np.uint8)
-    part = part[rows[0]:rows[-1] + 1]
-    h, w = part.shape
-    scale = 20.0 / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = cv2.resize(part, (nw, nh), interpolation=cv2.INTER_AREA)
-    out = np.zeros((28, 28), np.float32)
-    y0, x0 = (28 - nh) // 2, (28 - nw) // 2
-    out[y0:y0 + nh, x0:x0 + nw] = small
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
 def crops_of(images, digit_range=(4, 4)) -> tuple[np.ndarray, np.ndarray]:
     """All digit crops of a batch of images: crops (M, 28, 28) uint8, and for each image the number of
     crops it gave (so crops[counts[:i].sum():][:counts[i]] are image i's digits, left to right).
 
-    The same crops as segment() and crop() one image at a time, with the common case done for the whole
-    batch at once: images whose ink runs already give an acceptable count skip segment()'s merging and
-    splitting, and every crop's rows of ink and scale are found together."""
+    Each crop is the digit's ink (the span's columns, the rows that hold ink) scaled into a 20x20 box and
+    centred in 28x28. Images whose ink runs already give an acceptable count skip segment()'s merging
+    and splitting; every crop's rows of ink and scale are found for the whole batch at once."""
     images = np.asarray(images)
     crops, counts = [np.zeros((0, 28, 28), np.uint8)], [np.zeros(0, np.int64)]
     for start in range(0, len(images), CHUNK):
@@ -124,7 +106,7 @@ def _spans_of(images: np.ndarray, ink: np.ndarray, digit_range) -> tuple[np.ndar
 
 
 def _crops(images: np.ndarray, ink: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    """crop() for every span at once, but for the resizing."""
+    """The 28x28 crop of every span (all dark where the span holds no ink)."""
     image_of, starts, ends = spans.T
     n, height, width = ink.shape
     ink_before = np.zeros((n, height, width + 1), np.int32)         # ink pixels left of each column

@@ -3,9 +3,10 @@
 The report fine-tuned a large pre-trained ViT for 4 epochs (about 12 hours) and got 6.4%, blaming too few
 epochs. Ours is a ViT sized for the 40x168 grayscale input (timm's VisionTransformer): one token per 8x8
 pixels -> 5x21 = 105 tokens, width 64, 4 blocks, 4 heads, no class token, the mean of the tokens into the
-head (about 170,000 parameters). The tokens are ViT's linear patch embedding of 8x8 pixels: it fine-tunes at
-211 images/s on a 2-core AVX2 CPU (`python benchmarks/train_speed.py vit_finetune`) against 188 with a
-3-layer conv stem (the ViT paper's "hybrid", stem="conv"), which reads a few more digits after
+head (about 145,000 parameters). The tokens are ViT's linear patch embedding of 8x8 pixels: it fine-tunes
+at 268 images/s on a 2-core AVX2 CPU (`python benchmarks/train_speed.py vit_finetune`; 211 before
+bench.util.tune_cpu kept freed memory and OpenMP's default wait policy) against 188 (before that change)
+with a 3-layer conv stem (the ViT paper's "hybrid", stem="conv"), which reads a few more digits after
 pre-training (95.6% against 94.0% of held-out digits in 45 s). Neither learns the sum of a whole image in a
 CPU budget: see the README.
 
