@@ -97,19 +97,20 @@ class DigitSlots(TorchApproach, Approach):
     channels_last = False        # crops are (B, slots, 28, 28); the digit CNN sets channels_last itself
     default_budget = 300         # 14 epochs on the 2-core AVX2 machine; val accuracy levels off after about 10
 
-    def __init__(self, supervision="sum", widths=(16, 32, 64), augmentation="affine", lr=3e-3, batch_size=64,
-                 max_epochs=60, ema=0.999):
+    def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
+                 batch_size=64, max_epochs=60, ema=0.999):
         assert supervision in ("sum", "digits")
         self.supervision = supervision
         self.augmentation = augmentation
         self.widths = tuple(widths)
+        self.extra_convs = tuple(extra_convs)
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.ema = ema
 
     def build_model(self):
-        return MaskedSlots(SlotModel(widths=self.widths))
+        return MaskedSlots(SlotModel(widths=self.widths, extra_convs=self.extra_convs))
 
     def preprocess(self, images):
         """Images -> (N, slots, 28, 28) uint8 crops, empty slots all dark."""
