@@ -22,7 +22,8 @@ from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
 
 class DigitCNN(nn.Module):
     """28x28 crop -> 10 logits. The crop's outer 2 pixels are dropped (the digit's 20x20 box sits in the
-    middle 24x24; only augmentation moves ink further out, rarely): 1.3-1.9x faster than reading 28x28.
+    middle 24x24; only augmentation moves ink further out, rarely): 1.4-1.9x faster than reading 28x28 in a
+    bare training loop.
     Three stages of a 3x3 convolution, 2x2 max-pooling, BatchNorm and ReLU (pooling before BatchNorm and
     ReLU leaves them a quarter of the values: 1.4x faster training on a 2-core CPU, same accuracy), the
     second and third stages followed by one more 3x3 convolution at the pooled size, where it is cheap.
@@ -95,7 +96,7 @@ class DigitSlots(TorchApproach, Approach):
     name = "slot_cnn_sum_only"
     summary = "segment into digit crops, CNN per crop, exact sum distribution; learned from sums only"
     channels_last = False        # crops are (B, slots, 28, 28); the digit CNN sets channels_last itself
-    default_budget = 300         # 14 epochs on the 2-core AVX2 machine; val accuracy levels off after about 10
+    default_budget = 300         # 14-15 epochs on the 2-core AVX2 machine; val accuracy levels off after about 10
 
     def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
                  batch_size=64, max_epochs=60, ema=0.999):

@@ -58,7 +58,7 @@ def main():
     digits_right = sum(r == t for r, t in pairs) / sum(len(t) for t in dataset.test.digit_lists())
     last = history[-1]
     print(f"widths {','.join(map(str, args.widths))} extra convs {','.join(map(str, args.extra_convs))} "
-          f"({count_parameters(approach.model):,} parameters), {args.supervision} labels, {args.seconds:.0f} s: "
+          f"({count_parameters(approach.model):,} parameters), {'digit' if args.supervision == 'digits' else 'sum'} labels, {args.seconds:.0f} s: "
           f"{len(history)} epochs at {last['images_seen'] / last['train_seconds']:,.0f} training images/s; "
           f"val {max(h['val_accuracy'] for h in history):.2%}; test sums {np.mean(sums == dataset.test.sums):.2%}, "
           f"digits {digits_right:.2%}; prediction {len(images) / predict_seconds:,.0f} images/s")
