@@ -22,12 +22,13 @@ from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
 
 class DigitCNN(nn.Module):
     """28x28 crop -> 10 logits. The crop's outer 2 pixels are dropped (the digit's 20x20 box sits in the
-    middle 24x24; only augmentation moves ink further out, rarely): 1.4-1.9x faster than reading 28x28 in a
-    bare training loop.
-    Three stages of a 3x3 convolution, 2x2 max-pooling, BatchNorm and ReLU (pooling before BatchNorm and
-    ReLU leaves them a quarter of the values: 1.4x faster training on a 2-core CPU, same accuracy), the
-    second and third stages followed by one more 3x3 convolution at the pooled size, where it is cheap.
-    Widths (16, 32, 64): (32, 64, 128) read no more test digits in 300 s and train 2.5x slower."""
+    middle 24x24; only augmentation moves ink further out, rarely): about 1.8x faster than reading all of
+    it in a bare training loop. Three stages of a 3x3 convolution, 2x2 max-pooling, BatchNorm and ReLU
+    (pooling before BatchNorm and ReLU leaves them a quarter of the values: 1.4x faster training on a
+    2-core CPU, same accuracy), the second and third stages followed by one more 3x3 convolution at the
+    pooled size, where it is cheap. Widths (16, 32, 64): without the extra convolutions, (32, 64, 128)
+    read no more test digits in 300 s and trained 2.5x slower; what larger CNNs read with longer budgets:
+    benchmarks/slot_capacity.py and the README."""
 
     def __init__(self, widths=(16, 32, 64), extra_convs=(0, 1, 1), hidden=128, dropout=0.2):
         super().__init__()
