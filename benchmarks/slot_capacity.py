@@ -37,6 +37,7 @@ def main():
     from approaches.digit_slots import DigitSlots
     from bench.approach import Budget
     from bench.data import data_spec, load_dataset
+    from bench.metrics import digit_accuracy, exact_correct
     from bench.train import count_parameters
     from bench.util import seed_everything, tune_cpu
 
@@ -45,23 +46,21 @@ def main():
     seed_everything(0)
     approach = DigitSlots(supervision=args.supervision, widths=args.widths, extra_convs=args.extra_convs,
                           max_epochs=args.max_epochs)
-    approach.digit_range, approach.device, approach.seed, approach.notes = dataset.digits, "cpu", 0, {}
+    approach.digit_range, approach.notes = dataset.digits, {}
     approach.fit(dataset.train, dataset.val, Budget(args.seconds))
     history = approach.history
     images = np.asarray(dataset.test.images)
     started = time.perf_counter()
     sums = approach.predict_batch(images)
     predict_seconds = time.perf_counter() - started
-    read = approach.predict_digits_batch(images)
-    pairs = [(r, t) for row, truth in zip(read, dataset.test.digit_lists()) for r, t in zip(row, truth)
-             if len(row) == len(truth)]
-    digits_right = sum(r == t for r, t in pairs) / sum(len(t) for t in dataset.test.digit_lists())
+    sums_right = exact_correct(sums, dataset.test.sums).mean()
+    digits_right = digit_accuracy(approach.predict_digits_batch(images), dataset.test.digit_lists())["digit_accuracy"]
     last = history[-1]
     labels = "digit" if args.supervision == "digits" else "sum"
     print(f"widths {','.join(map(str, args.widths))} extra convs {','.join(map(str, args.extra_convs))} "
           f"({count_parameters(approach.model):,} parameters), {labels} labels, {args.seconds:.0f} s: "
           f"{len(history)} epochs at {last['images_seen'] / last['train_seconds']:,.0f} training images/s; "
-          f"val {max(h['val_accuracy'] for h in history):.2%}; test sums {np.mean(sums == dataset.test.sums):.2%}, "
+          f"val {max(h['val_accuracy'] for h in history):.2%}; test sums {sums_right:.2%}, "
           f"digits {digits_right:.2%}; prediction {len(images) / predict_seconds:,.0f} images/s")
 
 
