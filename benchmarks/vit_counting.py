@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MAX_SUM = 36
 HELD_OUT = 2000          # of the counting canvases: picks the best pre-training epoch
 
 
@@ -35,17 +34,21 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args()
 
-    import numpy as np
     import torch
     from torch import nn
+    from approaches._sum_head import SumHead
     from approaches.vit import IMAGE_HW, small_vit
     from bench.approach import Budget
     from bench.data import compose, data_spec, load_dataset, load_mnist
+    from bench.metrics import sum_metrics
     from bench.train import TrainConfig, images_to_tensor, predict_outputs, train_model
     from bench.util import tune_cpu
     tune_cpu(args.threads)
 
     data = load_dataset(data_spec())
+    head = SumHead()                         # vit_finetune's regression head: MSE on sum / max_sum
+    head.max_sum = 9 * data.digits[1]
+    inputs = {name: images_to_tensor(split.images) for name, split in (("val", data.val), ("test", data.test))}
     started = time.monotonic()
     canvases = compose(*load_mnist()["train"], args.canvases, (1, 4), seed=123)
     counts = torch.stack([torch.as_tensor((canvases.digits == c).sum(1)) for c in range(10)], 1).float()
@@ -65,23 +68,20 @@ def main():
     counting = model.head
     model.head = nn.Linear(counting.in_features, 1)
     with torch.no_grad():
-        model.head.weight.copy_(((values / MAX_SUM) @ counting.weight).unsqueeze(0))
-        model.head.bias.copy_(((values / MAX_SUM) @ counting.bias).reshape(1))
+        model.head.weight.copy_(((values / head.max_sum) @ counting.weight).unsqueeze(0))
+        model.head.bias.copy_(((values / head.max_sum) @ counting.bias).reshape(1))
 
     def report(when):
         for name, split in (("val", data.val), ("test", data.test)):
-            predicted = predict_outputs(model, images_to_tensor(split.images), channels_last=False).reshape(-1) * MAX_SUM
-            truth = np.asarray(split.sums)
-            print(f"{when}: {name} {np.mean(np.rint(predicted.numpy()) == truth):.2%} of sums, "
-                  f"MAE {np.mean(np.abs(predicted.numpy() - truth)):.2f}")
+            predicted = head.outputs_to_sums(predict_outputs(model, inputs[name], channels_last=False))
+            scores = sum_metrics(predicted.numpy(), split.sums)
+            print(f"{when}: {name} {scores['accuracy']:.2%} of sums, MAE {scores['mae']:.2f}")
 
     report("regression head made from the counting head, before any sum training")
     if args.finetune_seconds > 0:
         history = train_model(model, images_to_tensor(data.train.images), torch.as_tensor(data.train.sums),
-                              images_to_tensor(data.val.images), data.val.sums,
-                              loss_fn=lambda out, sums: nn.functional.mse_loss(out.reshape(-1), sums.float() / MAX_SUM),
-                              to_sums=lambda out: out.reshape(-1) * MAX_SUM, budget=Budget(args.finetune_seconds),
-                              config=config)
+                              inputs["val"], data.val.sums, loss_fn=head.loss, to_sums=head.outputs_to_sums,
+                              budget=Budget(args.finetune_seconds), config=config)
         print(f"fine-tuned on sums for {history[-1]['seconds']:.0f} s ({len(history)} epochs)")
         report("after fine-tuning")
 
