@@ -8,11 +8,17 @@ head_sum = (0, 1, ..., 9) / 36 . head_counts (weights and bias). It prints the s
 the val and test splits before any sum training, then fine-tunes on the train split's sums (MSE on sum/36,
 as vit_finetune does) and prints it again.
 
-    python benchmarks/vit_counting.py [--stem conv|patch] [--pretrain-seconds 900] [--finetune-seconds 300]
-                                      [--canvases 60000] [--threads 2]
+    python benchmarks/vit_counting.py [--stem conv|patch] [--target counts|tokens] [--pretrain-seconds 900]
+                                      [--finetune-seconds 300] [--canvases 60000] [--threads 2]
 
 --stem: the ViT's token reader (approaches/vit.py small_vit): "conv" (3 stride-2 convolutions) or "patch"
 (the linear 8x8 patch embedding, vit_finetune's default).
+--target: "counts" (the image's 10 counts from the mean of the tokens, as above) or "tokens": the same head
+applied to every token, each token's target the counts of the digits whose ink-box centre lies in it (a
+centre shared between the 4 nearest tokens, bilinearly, so the tokens' targets add up to the image's
+counts); the loss adds the error of the image's counts (the tokens' sum). The head is linear and the model
+pools by the mean, so the image's counts are the number of tokens times the pooled output, and the
+regression head is made from it the same way. (Measured: it does not help the patch embedding; README.)
 """
 import argparse
 import os
@@ -22,7 +28,47 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
+import torch
+from torch import nn
+
+from approaches.vit import PATCH
+
 HELD_OUT = 2000          # of the counting canvases: picks the best pre-training epoch
+
+
+class PerToken(nn.Module):
+    """The ViT's head applied to every token instead of to their mean: (B, tokens, 10)."""
+    def __init__(self, vit):
+        super().__init__()
+        self.vit = vit
+
+    def forward(self, x):
+        return self.vit.head(self.vit.forward_features(x))
+
+
+def token_targets(canvases, grid) -> torch.Tensor:
+    """(N, tokens, 10): per token, the counts of the digits whose ink-box centre lies in it, each centre
+    shared bilinearly between the 4 tokens around it (token centres at 8 i + 3.5 pixels)."""
+    rows, cols = grid
+    targets = np.zeros((len(canvases.digits), rows, cols, 10), np.float32)
+    image, slot = np.nonzero(canvases.digits >= 0)
+    x, y, w, h = canvases.boxes[image, slot].T
+    gx = np.clip((x + (w - 1) / 2 - (PATCH - 1) / 2) / PATCH, 0, cols - 1)
+    gy = np.clip((y + (h - 1) / 2 - (PATCH - 1) / 2) / PATCH, 0, rows - 1)
+    x0, y0 = np.minimum(gx.astype(int), cols - 2), np.minimum(gy.astype(int), rows - 2)
+    fx, fy, digit = gx - x0, gy - y0, canvases.digits[image, slot]
+    for dy, dx, share in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        np.add.at(targets, (image, y0 + dy, x0 + dx, digit), share)
+    return torch.from_numpy(targets.reshape(len(targets), rows * cols, 10))
+
+
+def token_loss(outputs, targets):
+    """Per image: the squared errors of every token's counts plus those of the image's counts (the tokens'
+    sum), so that small errors on the many empty tokens, which add up in the sum, are not left alone."""
+    per_token = (outputs - targets).pow(2).sum(1).mean()
+    per_image = (outputs.sum(1) - targets.sum(1)).pow(2).mean()
+    return per_token + per_image
 
 
 def main():
@@ -30,12 +76,11 @@ def main():
     p.add_argument("--stem", choices=("conv", "patch"), default="conv")
     p.add_argument("--pretrain-seconds", type=float, default=900)
     p.add_argument("--finetune-seconds", type=float, default=300)
+    p.add_argument("--target", choices=("counts", "tokens"), default="counts")
     p.add_argument("--canvases", type=int, default=60000)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args()
 
-    import torch
-    from torch import nn
     from approaches._sum_head import SumHead
     from approaches.vit import IMAGE_HW, small_vit
     from bench.approach import Budget
@@ -58,8 +103,13 @@ def main():
     values = torch.arange(10).float()
     model = small_vit(IMAGE_HW, 10, stem=args.stem)
     config = TrainConfig(lr=1e-3, batch_size=128, patience=50, channels_last=False)
-    history = train_model(model, images[:-HELD_OUT], counts[:-HELD_OUT], images[-HELD_OUT:], canvases.sums[-HELD_OUT:],
-                          loss_fn=nn.functional.mse_loss, to_sums=lambda out: out @ values,
+    if args.target == "tokens":
+        trained, targets, loss_fn = PerToken(model), token_targets(canvases, model.patch_embed.grid_size), token_loss
+        tokens = model.patch_embed.num_patches
+    else:
+        trained, targets, loss_fn, tokens = model, counts, nn.functional.mse_loss, 1
+    history = train_model(trained, images[:-HELD_OUT], targets[:-HELD_OUT], images[-HELD_OUT:], canvases.sums[-HELD_OUT:],
+                          loss_fn=loss_fn, to_sums=lambda out: out.reshape(len(out), -1, 10).sum(1) @ values,
                           budget=Budget(args.pretrain_seconds), config=config)
     for h in history:
         print(f"counting epoch {h['epoch']}: {h['seconds']:.0f} s, loss {h['loss']:.4f}, "
@@ -67,9 +117,10 @@ def main():
 
     counting = model.head
     model.head = nn.Linear(counting.in_features, 1)
+    per_count = values * tokens / head.max_sum         # pooled output x tokens = the image's counts
     with torch.no_grad():
-        model.head.weight.copy_(((values / head.max_sum) @ counting.weight).unsqueeze(0))
-        model.head.bias.copy_(((values / head.max_sum) @ counting.bias).reshape(1))
+        model.head.weight.copy_((per_count @ counting.weight).unsqueeze(0))
+        model.head.bias.copy_((per_count @ counting.bias).reshape(1))
 
     def report(when):
         for name, split in (("val", data.val), ("test", data.test)):
