@@ -32,7 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from approaches.vit import PATCH
+from approaches._sum_head import SumHead
+from approaches.vit import IMAGE_HW, PATCH, small_vit
+from bench.approach import Budget
+from bench.data import compose, data_spec, load_dataset, load_mnist
+from bench.metrics import sum_metrics
+from bench.train import TrainConfig, images_to_tensor, predict_outputs, train_model
+from bench.util import tune_cpu
 
 HELD_OUT = 2000          # of the counting canvases: picks the best pre-training epoch
 
@@ -81,13 +87,6 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args()
 
-    from approaches._sum_head import SumHead
-    from approaches.vit import IMAGE_HW, small_vit
-    from bench.approach import Budget
-    from bench.data import compose, data_spec, load_dataset, load_mnist
-    from bench.metrics import sum_metrics
-    from bench.train import TrainConfig, images_to_tensor, predict_outputs, train_model
-    from bench.util import tune_cpu
     tune_cpu(args.threads)
 
     data = load_dataset(data_spec())
@@ -96,7 +95,6 @@ def main():
     inputs = {name: images_to_tensor(split.images) for name, split in (("val", data.val), ("test", data.test))}
     started = time.monotonic()
     canvases = compose(*load_mnist()["train"], args.canvases, (1, 4), seed=123)
-    counts = torch.stack([torch.as_tensor((canvases.digits == c).sum(1)) for c in range(10)], 1).float()
     images = images_to_tensor(canvases.images)
     print(f"composed {args.canvases} canvases of 1-4 MNIST-train digits in {time.monotonic() - started:.0f} s")
 
@@ -107,6 +105,7 @@ def main():
         trained, targets, loss_fn = PerToken(model), token_targets(canvases, model.patch_embed.grid_size), token_loss
         tokens = model.patch_embed.num_patches
     else:
+        counts = torch.stack([torch.as_tensor((canvases.digits == c).sum(1)) for c in range(10)], 1).float()
         trained, targets, loss_fn, tokens = model, counts, nn.functional.mse_loss, 1
     history = train_model(trained, images[:-HELD_OUT], targets[:-HELD_OUT], images[-HELD_OUT:], canvases.sums[-HELD_OUT:],
                           loss_fn=loss_fn, to_sums=lambda out: out.reshape(len(out), -1, 10).sum(1) @ values,
