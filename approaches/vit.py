@@ -50,13 +50,24 @@ def conv_stem(width):
     return nn.Sequential(*block(1, 24), *block(24, 48), *block(48, width))
 
 
+WINDOW, WINDOW_STRIDE = 28, (6, 4)     # stem="window": an MNIST digit's size; 3x36 tokens on 40x168
+
+
+def window_stem(width):
+    """A linear embedding of overlapping 28x28 windows (a digit's size), one every 6 rows and 4 columns:
+    every digit lies whole in the window of a token, within 3 and 2 pixels of its centre."""
+    return nn.Conv2d(1, width, WINDOW, stride=WINDOW_STRIDE)
+
+
 def small_vit(img_size, num_classes, width=64, depth=4, heads=4, stem="patch"):
-    """timm's VisionTransformer for 1-channel input, tokens of 8x8 pixels (a linear patch embedding, or a
-    conv stem), no class token: the head reads the mean of the tokens."""
+    """timm's VisionTransformer for 1-channel input, no class token: the head reads the mean of the tokens.
+    Tokens of 8x8 pixels (stem="patch": ViT's linear patch embedding; "conv": a conv stem), or of
+    overlapping 28x28 windows (stem="window")."""
     from functools import partial
     from timm.layers import HybridEmbed
     from timm.models.vision_transformer import VisionTransformer
-    embed = {} if stem == "patch" else {"embed_layer": partial(HybridEmbed, backbone=conv_stem(width), patch_size=1)}
+    stems = {"conv": conv_stem, "window": window_stem}
+    embed = {} if stem == "patch" else {"embed_layer": partial(HybridEmbed, backbone=stems[stem](width), patch_size=1)}
     return VisionTransformer(img_size=img_size, patch_size=PATCH if stem == "patch" else 1, in_chans=1,
                              num_classes=num_classes, embed_dim=width, depth=depth, num_heads=heads, mlp_ratio=2.0,
                              class_token=False, global_pool="avg", fc_norm=False, **embed)

@@ -8,11 +8,11 @@ head_sum = (0, 1, ..., 9) / 36 . head_counts (weights and bias). It prints the s
 the val and test splits before any sum training, then fine-tunes on the train split's sums (MSE on sum/36,
 as vit_finetune does) and prints it again.
 
-    python benchmarks/vit_counting.py [--stem conv|patch] [--target counts|tokens] [--pretrain-seconds 900]
+    python benchmarks/vit_counting.py [--stem conv|patch|window] [--target counts|tokens] [--pretrain-seconds 900]
                                       [--finetune-seconds 300] [--canvases 60000] [--threads 2]
 
---stem: the ViT's token reader (approaches/vit.py small_vit): "conv" (3 stride-2 convolutions) or "patch"
-(the linear 8x8 patch embedding, vit_finetune's default).
+--stem: the ViT's token reader (approaches/vit.py small_vit): "conv" (3 stride-2 convolutions), "patch"
+(the linear 8x8 patch embedding, vit_finetune's default) or "window" (overlapping 28x28 windows).
 --target: "counts" (the image's 10 counts from the mean of the tokens, as above) or "tokens": the same head
 applied to every token, each token's target the counts of the digits whose ink-box centre lies in it (a
 centre shared between the 4 nearest tokens, bilinearly, so the tokens' targets add up to the image's
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from approaches._sum_head import SumHead
-from approaches.vit import IMAGE_HW, PATCH, small_vit
+from approaches.vit import IMAGE_HW, PATCH, WINDOW, WINDOW_STRIDE, small_vit
 from bench.approach import Budget
 from bench.data import compose, data_spec, load_dataset, load_mnist
 from bench.metrics import sum_metrics
@@ -53,15 +53,20 @@ class PerToken(nn.Module):
         return self.vit.head(self.vit.forward_features(x))
 
 
-def token_targets(canvases, grid) -> torch.Tensor:
+def token_geometry(stem):
+    """(size, stride) in pixels, (rows, columns), of the pixels a token of this stem reads."""
+    return ((WINDOW, WINDOW), WINDOW_STRIDE) if stem == "window" else ((PATCH, PATCH), (PATCH, PATCH))
+
+
+def token_targets(canvases, grid, size, stride) -> torch.Tensor:
     """(N, tokens, 10): per token, the counts of the digits whose ink-box centre lies in it, each centre
-    shared bilinearly between the 4 tokens around it (token centres at 8 i + 3.5 pixels)."""
+    shared bilinearly between the 4 tokens around it (token centres at stride i + (size - 1) / 2 pixels)."""
     rows, cols = grid
     targets = np.zeros((len(canvases.digits), rows, cols, 10), np.float32)
     image, slot = np.nonzero(canvases.digits >= 0)
     x, y, w, h = canvases.boxes[image, slot].T
-    gx = np.clip((x + (w - 1) / 2 - (PATCH - 1) / 2) / PATCH, 0, cols - 1)
-    gy = np.clip((y + (h - 1) / 2 - (PATCH - 1) / 2) / PATCH, 0, rows - 1)
+    gx = np.clip((x + (w - 1) / 2 - (size[1] - 1) / 2) / stride[1], 0, cols - 1)
+    gy = np.clip((y + (h - 1) / 2 - (size[0] - 1) / 2) / stride[0], 0, rows - 1)
     x0, y0 = np.minimum(gx.astype(int), cols - 2), np.minimum(gy.astype(int), rows - 2)
     fx, fy, digit = gx - x0, gy - y0, canvases.digits[image, slot]
     for dy, dx, share in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
@@ -79,7 +84,7 @@ def token_loss(outputs, targets):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--stem", choices=("conv", "patch"), default="conv")
+    p.add_argument("--stem", choices=("conv", "patch", "window"), default="conv")
     p.add_argument("--pretrain-seconds", type=float, default=900)
     p.add_argument("--finetune-seconds", type=float, default=300)
     p.add_argument("--target", choices=("counts", "tokens"), default="counts")
@@ -102,7 +107,8 @@ def main():
     model = small_vit(IMAGE_HW, 10, stem=args.stem)
     config = TrainConfig(lr=1e-3, batch_size=128, patience=50, channels_last=False)
     if args.target == "tokens":
-        trained, targets, loss_fn = PerToken(model), token_targets(canvases, model.patch_embed.grid_size), token_loss
+        trained, targets, loss_fn = PerToken(model), token_targets(canvases, model.patch_embed.grid_size,
+                                                                     *token_geometry(args.stem)), token_loss
         tokens = model.patch_embed.num_patches
     else:
         counts = torch.stack([torch.as_tensor((canvases.digits == c).sum(1)) for c in range(10)], 1).float()
