@@ -29,3 +29,22 @@ def test_digit_pretraining_carries_over_to_the_sum_model(tiny_dataset):
     assert model.pos_embed.shape[1] == 5 * 21
     digits = approach.pretrain_encoder.blocks[0].attn.qkv.weight
     assert torch.equal(model.blocks[0].attn.qkv.weight, digits)
+
+
+def test_each_digit_centre_is_shared_between_the_tokens_around_it():
+    import numpy as np
+
+    from approaches.vit import small_vit
+    from bench.data import Split
+    from benchmarks.vit_counting import token_geometry, token_targets
+    for stem in ("patch", "window"):
+        (height, width), (row_step, col_step) = token_geometry(stem)
+        grid = small_vit((40, 168), 10, stem=stem).patch_embed.grid_size
+        # a digit 7 whose box centre is exactly token (1, 2)'s centre, and a 3 halfway between (1, 5) and (1, 6)
+        x7, y7 = 2 * col_step + (width - 1) / 2 - 4.5, row_step + (height - 1) / 2 - 4.5
+        x3 = 5.5 * col_step + (width - 1) / 2 - 4.5
+        boxes = np.array([[[x7, y7, 10, 10], [x3, y7, 10, 10]]])
+        targets = token_targets(Split(np.zeros((1, 40, 168)), np.array([10]), np.array([[7, 3]]), boxes), grid,
+                                (height, width), (row_step, col_step)).reshape(*grid, 10)
+        assert targets[1, 2, 7] == 1 and targets[..., 7].sum() == 1, stem
+        assert targets[1, 5, 3] == targets[1, 6, 3] == 0.5 and targets[..., 3].sum() == 1, stem
