@@ -128,7 +128,7 @@ class YOLODigits(Approach):
     default_budget = 240
 
     def __init__(self, model_yaml="yolov8n.yaml", imgsz=128, batch=32, lr=0.002, val_images=500, low_conf=0.05,
-                 scale=0.1):
+                 scale=0.1, class_loss_gain=1.5):
         self.model_yaml = model_yaml
         self.imgsz = imgsz
         self.batch = batch
@@ -136,6 +136,7 @@ class YOLODigits(Approach):
         self.val_images = val_images
         self.low_conf = low_conf
         self.scale = scale      # random rescaling of training images, +-scale (ultralytics' 0.5 learnt slower)
+        self.class_loss_gain = class_loss_gain  # ultralytics' 0.5 learnt slower (its errors are misread digits; README)
         self.conf = 0.25
         self.yolo = None
 
@@ -168,7 +169,8 @@ class YOLODigits(Approach):
                             project=str(work), name="run", exist_ok=True, amp=False, plots=False, verbose=False,
                             seed=self.seed, deterministic=True, rect=True, fliplr=0.0, mosaic=0.0, hsv_h=0.0,
                             hsv_s=0.0, hsv_v=0.0, scale=self.scale, pretrained=False, patience=100, warmup_epochs=0.2,
-                            close_mosaic=0, optimizer="AdamW", lr0=self.lr)
+                            close_mosaic=0, optimizer="AdamW", lr0=self.lr,
+                            cls=self.class_loss_gain)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         # after training, ultralytics has loaded the best epoch's weights (by its validation mAP) into model.model
