@@ -1,0 +1,47 @@
+"""yolo_digits' fit() and predict_batch() outside the harness, with its settings on the command line: trains
+on the default data's train split for a time budget, then prints the exact-sum accuracy of 500 val images
+after each epoch and the test split's sums and digits. It measures what a setting buys without a whole
+run_bench.py run (no latency, plots or report); the README's fit-script figures for YOLO come from it.
+
+    python benchmarks/yolo_fit.py [--seconds 600] [--seed 0] [--class-loss-gain 1.5] [--lr 0.002] [--threads 2]
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class-loss-gain", type=float, default=1.5)
+    p.add_argument("--lr", type=float, default=0.002)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    args = p.parse_args()
+
+    import numpy as np
+    from approaches.yolo_digits import YOLODigits
+    from bench.approach import Budget
+    from bench.data import data_spec, load_dataset
+    from bench.metrics import digit_accuracy, exact_correct
+    from bench.util import seed_everything, tune_cpu
+
+    tune_cpu(args.threads)
+    dataset = load_dataset(data_spec())
+    seed_everything(args.seed)
+    approach = YOLODigits(class_loss_gain=args.class_loss_gain, lr=args.lr)
+    approach.digit_range, approach.seed, approach.notes = dataset.digits, args.seed, {}
+    approach.fit(dataset.train, dataset.val, Budget(args.seconds))
+    images = np.asarray(dataset.test.images)
+    sums_right = exact_correct(approach.predict_batch(images), dataset.test.sums).mean()
+    digits_right = digit_accuracy(approach.predict_digits_batch(images), dataset.test.digit_lists())["digit_accuracy"]
+    curve = ", ".join(f"{h['val_accuracy']:.1%} ({h['seconds']:.0f} s)" for h in approach.history)
+    print(f"class loss gain {args.class_loss_gain}, lr {args.lr}, seed {args.seed}, {args.seconds:.0f} s: "
+          f"500 val images by epoch {curve}; test sums {sums_right:.2%}, digits {digits_right:.2%}")
+
+
+if __name__ == "__main__":
+    main()
