@@ -3,7 +3,7 @@ on the default data's train split for a time budget, then prints the exact-sum a
 after each epoch and the test split's sums and digits. It measures what a setting buys without a whole
 run_bench.py run (no latency, plots or report); the README's fit-script figures for YOLO come from it.
 
-    python benchmarks/yolo_fit.py [--seconds 600] [--seed 0] [--class-loss-gain 1.5] [--lr 0.002] [--threads 2]
+    python benchmarks/yolo_fit.py [--seconds 600] [--seed 0] [--class-loss-gain 0.5] [--lr 0.002] [--threads 2]
 """
 import argparse
 import os
@@ -17,7 +17,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=600)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--class-loss-gain", type=float, default=1.5)
+    p.add_argument("--class-loss-gain", type=float, default=0.5)
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args()
