@@ -130,7 +130,7 @@ class YOLODigits(Approach):
     def __init__(self, model_yaml="yolov8n.yaml", imgsz=128, batch=32, lr=0.002, val_images=500, low_conf=0.05,
                  scale=0.1, class_loss_gain=0.5):
         self.model_yaml = model_yaml
-        self.imgsz = imgsz
+        self.imgsz = imgsz      # 256 reaches 97.33% in 3600 s where 128 levels off at 94.5% (README); 128 for the 240 s default
         self.batch = batch
         self.lr = lr
         self.val_images = val_images
