@@ -3,8 +3,8 @@ on the default data's train split for a time budget, then prints the exact-sum a
 after each epoch and the test split's sums and digits. It measures what a setting buys without a whole
 run_bench.py run (no latency, plots or report); the README's fit-script figures for YOLO come from it.
 
-    python benchmarks/yolo_fit.py [--seconds 600] [--seed 0] [--class-loss-gain 0.5] [--lr 0.002] [--imgsz 128]
-                                  [--model-yaml yolov8n.yaml] [--threads 2]
+    python benchmarks/yolo_fit.py [--seconds 600] [--seed 0] [--class-loss-gain G] [--lr L] [--imgsz N]
+                                  [--model-yaml Y] [--threads 2]     (unset: yolo_digits' own settings)
 """
 import argparse
 import os
@@ -18,10 +18,11 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=600)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--class-loss-gain", type=float, default=0.5)
-    p.add_argument("--lr", type=float, default=0.002)
-    p.add_argument("--imgsz", type=int, default=128, help="ultralytics' input size (the long side)")
-    p.add_argument("--model-yaml", default="yolov8n.yaml")
+    # the approach's settings: unset ones keep YOLODigits' own defaults
+    p.add_argument("--class-loss-gain", type=float)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--imgsz", type=int, help="ultralytics' input size (the long side)")
+    p.add_argument("--model-yaml")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args()
 
@@ -35,14 +36,15 @@ def main():
     tune_cpu(args.threads)
     dataset = load_dataset(data_spec())
     seed_everything(args.seed)
-    approach = YOLODigits(class_loss_gain=args.class_loss_gain, lr=args.lr, imgsz=args.imgsz, model_yaml=args.model_yaml)
+    settings = dict(class_loss_gain=args.class_loss_gain, lr=args.lr, imgsz=args.imgsz, model_yaml=args.model_yaml)
+    approach = YOLODigits(**{name: value for name, value in settings.items() if value is not None})
     approach.digit_range, approach.seed, approach.notes = dataset.digits, args.seed, {}
     approach.fit(dataset.train, dataset.val, Budget(args.seconds))
     images = np.asarray(dataset.test.images)
     sums_right = exact_correct(approach.predict_batch(images), dataset.test.sums).mean()
     digits_right = digit_accuracy(approach.predict_digits_batch(images), dataset.test.digit_lists())["digit_accuracy"]
     curve = ", ".join(f"{h['val_accuracy']:.1%} ({h['seconds']:.0f} s)" for h in approach.history)
-    print(f"{args.model_yaml} at {args.imgsz}, class loss gain {args.class_loss_gain}, lr {args.lr}, seed {args.seed}, "
+    print(f"{approach.model_yaml} at {approach.imgsz}, class loss gain {approach.class_loss_gain}, lr {approach.lr}, seed {args.seed}, "
           f"{args.seconds:.0f} s: "
           f"500 val images by epoch {curve}; test sums {sums_right:.2%}, digits {digits_right:.2%}")
 
