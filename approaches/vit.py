@@ -201,7 +201,8 @@ class ViTSum(SumHead, TorchApproach, Approach):
                                augment=self.augment),
             label=f"{self.name} pre-training on MNIST digits")
         best = max((h["val_accuracy"] for h in self.pretrain_history), default=0.0)
-        self.notes["init"] = (f"pre-trained here on single MNIST-train digits for {seconds:.0f} s "
+        spent = self.pretrain_history[-1]["seconds"] if self.pretrain_history else 0.0   # early stopping may end it sooner
+        self.notes["init"] = (f"pre-trained here on single MNIST-train digits for {spent:.0f} s "
                               f"({best:.2%} of held-out digits)")
         self.pretrain_encoder = encoder
         return self.from_digit_classifier(encoder, digits, labels)
