@@ -23,8 +23,9 @@ Pre-training, by what exists on the machine (the row's notes say which was used)
 - otherwise: the same ViT is pre-trained here on single MNIST-train digits (10 classes, cross-entropy) for a
   share of the budget: cropped as the images' digits are (DigitViTSum), or centred on 32x32, 4x4 tokens,
   whose position embedding is then resampled to 5x21 (vit_patches).
-Nothing is downloaded either way. The ViTs train in float32: bf16 autocast made them 1.3-1.6x slower on a CPU
-with native bf16 (where the bench's CNNs gain from it).
+Nothing is downloaded either way. The ViTs train in float32: on a CPU with native bf16, where the bench's CNNs
+gain from bf16 autocast, it trains these small ViTs slower (benchmarks/vit_speed.py: 1,239 against 1,303
+images/s for vit_finetune's, 324 against 548 for vit_patches').
 """
 import os
 
