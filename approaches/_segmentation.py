@@ -79,6 +79,18 @@ def crops_of(images, digit_range=(4, 4)) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(crops), np.concatenate(counts)
 
 
+def slot_crops(images, digit_range=(4, 4)) -> np.ndarray:
+    """Images -> (N, slots, 28, 28) uint8: each image's digit crops left to right in its first slots, the
+    rest all dark; slots = the data's most digits (or more, if an image gave more crops)."""
+    crops, counts = crops_of(images, digit_range)
+    out = np.zeros((len(counts), max(digit_range[1], int(counts.max(initial=0))), 28, 28), np.uint8)
+    start = 0
+    for i, n in enumerate(counts):
+        out[i, :n] = crops[start:start + n]
+        start += n
+    return out
+
+
 def _spans_of(images: np.ndarray, ink: np.ndarray, digit_range) -> tuple[np.ndarray, np.ndarray]:
     """(M, 3) spans [image, start, end) in image order, left to right, and each image's count."""
     n, _, width = ink.shape

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from approaches._segmentation import crops_of
+from approaches._segmentation import slot_crops
 from bench import Approach, register
 from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
 
@@ -116,14 +116,7 @@ class DigitSlots(TorchApproach, Approach):
 
     def preprocess(self, images):
         """Images -> (N, slots, 28, 28) uint8 crops, empty slots all dark."""
-        crops, counts = crops_of(images, self.digit_range)
-        slots = max(self.digit_range[1], int(counts.max()) if len(counts) else 1)
-        out = np.zeros((len(images), slots, 28, 28), np.uint8)
-        start = 0
-        for i, n in enumerate(counts):
-            out[i, :n] = crops[start:start + n]
-            start += n
-        return torch.from_numpy(out)
+        return torch.from_numpy(slot_crops(images, self.digit_range))
 
     def digit_targets(self, train, counts):
         """Per-slot digit labels where segmentation found as many digits as the image holds, else ignored."""

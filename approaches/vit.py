@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from approaches._segmentation import crops_of
+from approaches._segmentation import crops_of, slot_crops
 from approaches._sum_head import SumHead
 from approaches.digit_slots import random_affine, sum_distribution
 from bench import Approach, register
@@ -44,8 +44,8 @@ from bench.data import load_mnist
 from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
 
 IMAGE_HW = (40, 168)
-PATCH = 8                  # tokens="patches": 8x8 pixels of the whole image
-CROP, CROP_PATCH = 28, 7   # tokens="digits": 7x7 pixels of a digit's 28x28 crop
+PATCH = 8                  # vit_patches: tokens of 8x8 pixels of the whole image
+CROP, CROP_PATCH = 28, 7   # vit_finetune & co: tokens of 7x7 pixels of a digit's 28x28 crop
 WEIGHTS_ENV, MODEL_ENV = "DIGITSUM_VIT_WEIGHTS", "DIGITSUM_VIT_MODEL"
 
 
@@ -130,14 +130,6 @@ def timm_pretrained(model_name: str, weights: str, num_outputs: int, img_size=IM
     return timm.create_model(model_name, **kwargs)
 
 
-def images_to_slots(images, digit_range) -> torch.Tensor:
-    """Images -> (N, slots, 28, 28) uint8 digit crops, left to right, empty slots all dark."""
-    crops, counts = crops_of(images, digit_range)
-    out = np.zeros((len(images), max(digit_range[1], int(counts.max(initial=1))), CROP, CROP), np.uint8)
-    out[np.repeat(np.arange(len(images)), counts), np.concatenate([np.arange(n) for n in counts] or [[]]).astype(int)] = crops
-    return torch.from_numpy(out)
-
-
 class ViTSum(SumHead, TorchApproach, Approach):
     """The report's formulation: a ViT over 8x8-pixel patches of the whole image, the head on their mean."""
     name = "vit_patches"
@@ -145,8 +137,8 @@ class ViTSum(SumHead, TorchApproach, Approach):
     default_budget = 30          # 6% of sums at any budget measured up to 600 s (README)
     channels_last = False       # token models gain nothing from it (nor from bf16: see above)
     img_size, patch = IMAGE_HW, PATCH
-
     pretrain_share = 0.3        # of the budget, where no timm weights are given
+    augment = None              # whole images are not augmented
 
     def __init__(self, init="pretrained", head="regression", pretrain_share=None, lr=1e-3, batch_size=128,
                  width=64, depth=4, heads=4, stem="patch"):
@@ -196,7 +188,8 @@ class ViTSum(SumHead, TorchApproach, Approach):
         encoder = self.digit_classifier()
         self.pretrain_history = train_model(
             encoder, digits[:-held_out], labels[:-held_out], digits[-held_out:], labels[-held_out:],
-            loss_fn=self.pretraining_loss, to_sums=lambda out: self.digit_logits(out).argmax(1),
+            loss_fn=lambda out, y: nn.functional.cross_entropy(self.digit_logits(out), y),
+            to_sums=lambda out: self.digit_logits(out).argmax(1),
             budget=Budget(seconds, quick=budget.quick, progress=budget.progress), device=self.device, seed=self.seed,
             config=TrainConfig(lr=self.lr, batch_size=128, patience=5, channels_last=False, bf16=False,
                                augment=self.augment),
@@ -206,11 +199,9 @@ class ViTSum(SumHead, TorchApproach, Approach):
         self.notes["init"] = (f"pre-trained here on single MNIST-train digits for {spent:.0f} s "
                               f"({best:.2%} of held-out digits)")
         self.pretrain_encoder = encoder
-        return self.from_digit_classifier(encoder, digits, labels)
+        return self.from_digit_classifier(encoder)
 
-    # what pre-training means for these tokens
-    augment = None
-
+    # the pre-training's pieces for whole-image tokens (DigitViTSum has its own for digit crops)
     def with_timm_weights(self):
         return self.vit(self.num_outputs(), pretrained_weights=True)
 
@@ -223,13 +214,10 @@ class ViTSum(SumHead, TorchApproach, Approach):
     def digit_logits(outputs):
         return outputs
 
-    def pretraining_loss(self, outputs, digits):
-        return nn.functional.cross_entropy(self.digit_logits(outputs), digits)
-
     def digit_classifier(self):
         return small_vit((32, 32), 10, self.width, self.depth, self.heads, self.stem)
 
-    def from_digit_classifier(self, encoder, digits, labels):
+    def from_digit_classifier(self, encoder):
         self.notes["init"] += ", position embedding resampled 4x4 -> 5x21"
         model = self.build_model()
         missing, _ = model.load_state_dict(adapt_to_grid(encoder.state_dict(), model), strict=False)
@@ -267,7 +255,7 @@ class DigitViTSum(ViTSum):
         return "sum_distribution" if self.head == "classification" else "expected_sum"
 
     def preprocess(self, images):
-        return images_to_slots(images, self.digit_range)
+        return torch.from_numpy(slot_crops(images, self.digit_range))
 
     def outputs_to_sums(self, outputs):
         return outputs.argmax(1).float() if self.head == "classification" else outputs.reshape(-1)
@@ -298,7 +286,7 @@ class DigitViTSum(ViTSum):
     def digit_logits(outputs):
         return outputs[:, 0]                    # (B, 1 slot, 10)
 
-    def from_digit_classifier(self, encoder, digits, labels):
+    def from_digit_classifier(self, encoder):
         return DigitTokenViT(encoder.vit, self.combine())      # the same ViT, its digit logits as they are
 
     def predict_digits_batch(self, images):
