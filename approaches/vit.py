@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from approaches._segmentation import crops_of, slot_crops
+from approaches._segmentation import slot_crops
 from approaches._sum_head import SumHead
 from approaches.digit_slots import random_affine, sum_distribution
 from bench import Approach, register
@@ -145,7 +145,7 @@ class ViTSum(SumHead, TorchApproach, Approach):
         assert init in ("pretrained", "scratch") and head in ("regression", "classification")
         self.init = init
         self.head = head
-        self.pretrain_share = pretrain_share or self.pretrain_share
+        self.pretrain_share = self.pretrain_share if pretrain_share is None else pretrain_share
         self.lr = lr
         self.batch_size = batch_size
         self.width, self.depth, self.heads, self.stem = width, depth, heads, stem
@@ -275,9 +275,7 @@ class DigitViTSum(ViTSum):
     def mnist_digits(self, limit=None):
         """Single MNIST-train digits cropped as the images' digits are: uint8 (N, 1, 28, 28) (one slot), labels."""
         images, labels = (part[:limit] for part in load_mnist()["train"])
-        crops, counts = crops_of(images, (1, 1))
-        assert (counts == 1).all()
-        return torch.from_numpy(crops).unsqueeze(1), torch.from_numpy(labels)
+        return torch.from_numpy(slot_crops(images, (1, 1))), torch.from_numpy(labels)
 
     def digit_classifier(self):
         return DigitTokenViT(self.vit(10), "digits")

@@ -25,26 +25,13 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args()
 
-    import numpy as np
     from approaches.vit import DigitViTSum
-    from bench.approach import Budget
-    from bench.data import data_spec, load_dataset
-    from bench.metrics import digit_accuracy, exact_correct
-    from bench.util import seed_everything, tune_cpu
+    from benchmarks._fit import curve, fit_and_test
 
-    tune_cpu(args.threads)
-    dataset = load_dataset(data_spec())
-    seed_everything(args.seed)
     settings = dict(head=args.head, init=args.init, pretrain_share=args.pretrain_share)
-    approach = DigitViTSum(**{name: value for name, value in settings.items() if value is not None})
-    approach.digit_range, approach.seed, approach.notes = dataset.digits, args.seed, {}
-    approach.fit(dataset.train, dataset.val, Budget(args.seconds))
-    images = np.asarray(dataset.test.images)
-    sums_right = exact_correct(approach.predict_batch(images), dataset.test.sums).mean()
-    digits_right = digit_accuracy(approach.predict_digits_batch(images), dataset.test.digit_lists())["digit_accuracy"]
-
-    def curve(history):
-        return ", ".join(f"{h['val_accuracy']:.1%} ({h['seconds']:.0f} s)" for h in history) or "none"
+    approach, sums_right, digits_right = fit_and_test(
+        lambda: DigitViTSum(**{name: value for name, value in settings.items() if value is not None}),
+        args.seconds, args.seed, args.threads)
     print(f"{approach.head} head, {approach.init}, pre-training share {approach.pretrain_share}, seed {args.seed}, "
           f"{args.seconds:.0f} s: {approach.notes['init']}; held-out digits by pre-training epoch "
           f"{curve(getattr(approach, 'pretrain_history', []))}; val sums by fine-tuning epoch {curve(approach.history)}; "

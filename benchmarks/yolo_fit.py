@@ -26,27 +26,16 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args()
 
-    import numpy as np
     from approaches.yolo_digits import YOLODigits
-    from bench.approach import Budget
-    from bench.data import data_spec, load_dataset
-    from bench.metrics import digit_accuracy, exact_correct
-    from bench.util import seed_everything, tune_cpu
+    from benchmarks._fit import curve, fit_and_test
 
-    tune_cpu(args.threads)
-    dataset = load_dataset(data_spec())
-    seed_everything(args.seed)
     settings = dict(class_loss_gain=args.class_loss_gain, lr=args.lr, imgsz=args.imgsz, model_yaml=args.model_yaml)
-    approach = YOLODigits(**{name: value for name, value in settings.items() if value is not None})
-    approach.digit_range, approach.seed, approach.notes = dataset.digits, args.seed, {}
-    approach.fit(dataset.train, dataset.val, Budget(args.seconds))
-    images = np.asarray(dataset.test.images)
-    sums_right = exact_correct(approach.predict_batch(images), dataset.test.sums).mean()
-    digits_right = digit_accuracy(approach.predict_digits_batch(images), dataset.test.digit_lists())["digit_accuracy"]
-    curve = ", ".join(f"{h['val_accuracy']:.1%} ({h['seconds']:.0f} s)" for h in approach.history)
+    approach, sums_right, digits_right = fit_and_test(
+        lambda: YOLODigits(**{name: value for name, value in settings.items() if value is not None}),
+        args.seconds, args.seed, args.threads)
     print(f"{approach.model_yaml} at {approach.imgsz}, class loss gain {approach.class_loss_gain}, lr {approach.lr}, seed {args.seed}, "
           f"{args.seconds:.0f} s: "
-          f"500 val images by epoch {curve}; test sums {sums_right:.2%}, digits {digits_right:.2%}")
+          f"500 val images by epoch {curve(approach.history)}; test sums {sums_right:.2%}, digits {digits_right:.2%}")
 
 
 if __name__ == "__main__":
