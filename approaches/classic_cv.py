@@ -1,5 +1,5 @@
 """A classical pipeline: OpenCV-style segmentation (column runs of ink; fragments merged, touching digits
-split; approaches/_segmentation.py), each digit normalised MNIST style to 28x28, then a scikit-learn
+split; bench.blocks.segmentation), each digit normalised MNIST style to 28x28, then a scikit-learn
 classifier (PCA to 50 dimensions + RBF support vector machine) trained on single MNIST training digits.
 The sum is the sum of the digits read. No deep learning, no sum labels needed. (torch is used only to
 store the fitted arrays as a checkpoint.)
@@ -10,8 +10,8 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.svm import SVC
 
-from approaches._segmentation import crops_of
 from bench import Approach, register
+from bench.blocks.segmentation import crops_of
 from bench.data import load_mnist
 
 
@@ -96,9 +96,3 @@ class ClassicCV(Approach):
             out.append([int(d) for d in read[start:start + n]])
             start += n
         return out
-
-    def predict_digits(self, image):
-        return self.predict_digits_batch(np.asarray(image)[None])[0]
-
-    def predict_batch(self, images):
-        return [float(sum(digits)) for digits in self.predict_digits_batch(images)]

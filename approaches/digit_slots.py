@@ -1,5 +1,5 @@
 """Beyond the report: a structured recognizer. Each image is cut into one 28x28 crop per digit (column
-segmentation, approaches/_segmentation.py); one small CNN gives every crop a distribution over 0..9;
+segmentation, bench.blocks.segmentation); one small CNN gives every crop a distribution over 0..9;
 the distribution of the sum is the exact convolution of the crop distributions (differentiable), and
 the prediction is the most likely sum, with its probability as the confidence.
 
@@ -15,20 +15,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from approaches._segmentation import slot_crops
 from bench import Approach, register
+from bench.blocks.augment import random_affine
+from bench.blocks.segmentation import slot_crops
+from bench.blocks.sums import sum_distribution
 from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
 
 
 class DigitCNN(nn.Module):
     """28x28 crop -> 10 logits. The crop's outer 2 pixels are dropped (the digit's 20x20 box sits in the
-    middle 24x24; only augmentation moves ink further out, rarely): about 1.8x faster than reading all of
-    it in a bare training loop. Three stages of a 3x3 convolution, 2x2 max-pooling, BatchNorm and ReLU
-    (pooling before BatchNorm and ReLU leaves them a quarter of the values: 1.4x faster training on a
-    2-core CPU, same accuracy), the second and third stages followed by one more 3x3 convolution at the
-    pooled size, where it is cheap. Widths (16, 32, 64): without the extra convolutions, (32, 64, 128)
-    read no more test digits in 300 s and trained 2.5x slower; what larger CNNs read with longer budgets:
-    benchmarks/slot_capacity.py and the README."""
+    middle 24x24; only augmentation moves ink further out, rarely), which saves time. Three stages of a 3x3
+    convolution, 2x2 max-pooling, BatchNorm and ReLU (pooling before BatchNorm and ReLU leaves them a
+    quarter of the values), the second and third stages followed by one more 3x3 convolution at the pooled
+    size, where it is cheap. Why these widths: docs/approaches.md."""
 
     def __init__(self, widths=(16, 32, 64), extra_convs=(0, 1, 1), hidden=128, dropout=0.2):
         super().__init__()
@@ -53,7 +52,7 @@ class SlotModel(nn.Module):
 
     def __init__(self, **kwargs):
         super().__init__()
-        self.digit = DigitCNN(**kwargs).to(memory_format=torch.channels_last)   # ~1.7x faster convs on CPU
+        self.digit = DigitCNN(**kwargs).to(memory_format=torch.channels_last)   # faster convolutions on a CPU
 
     def forward(self, crops):
         b, k = crops.shape[:2]
@@ -65,39 +64,11 @@ class SlotModel(nn.Module):
         return logits.reshape(b, k, 10)
 
 
-def sum_distribution(logits: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
-    """Exact distribution of the sum of independent slot digits: (B, slots, 10) logits and a (B, slots)
-    mask of filled slots -> (B, 9*slots+1) probabilities. Empty slots count as the digit 0."""
-    b, k, _ = logits.shape
-    probs = F.softmax(logits.float(), dim=-1)
-    zero = torch.zeros_like(probs)
-    zero[..., 0] = 1.0
-    probs = torch.where(filled[..., None], probs, zero)
-    total = probs[:, 0]
-    for slot in range(1, k):          # convolve in one slot at a time: a grouped conv1d, one group per image
-        total = F.conv1d(total[None], probs[:, slot, None].flip(-1), padding=9, groups=b)[0]
-    return total
-
-
-def random_affine(crops: torch.Tensor, degrees=10.0, scale=0.1, shift=0.08) -> torch.Tensor:
-    """Training augmentation: each crop rotated, scaled and shifted a little (one grid_sample per batch)."""
-    b, k, h, w = crops.shape
-    n = b * k
-    angle = (torch.rand(n) * 2 - 1) * degrees * torch.pi / 180
-    zoom = 1 + (torch.rand(n) * 2 - 1) * scale
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, (torch.rand(n) * 2 - 1) * shift], 1),
-                         torch.stack([sin, cos, (torch.rand(n) * 2 - 1) * shift], 1)], 1)
-    grid = F.affine_grid(theta, (n, 1, h, w), align_corners=False)
-    out = F.grid_sample(crops.reshape(n, 1, h, w), grid.to(crops.dtype), align_corners=False)
-    return out.reshape(b, k, h, w) * (crops.amax((2, 3), keepdim=True) > 0)     # empty slots stay empty
-
-
 class DigitSlots(TorchApproach, Approach):
     name = "slot_cnn_sum_only"
     summary = "segment into digit crops, CNN per crop, exact sum distribution; learned from sums only"
     channels_last = False        # crops are (B, slots, 28, 28); the digit CNN sets channels_last itself
-    default_budget = 300         # 14-15 epochs on the 2-core AVX2 machine; val accuracy levels off after about 10
+    default_budget = 300
 
     def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
                  batch_size=64, max_epochs=60, ema=0.999):

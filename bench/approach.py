@@ -12,6 +12,7 @@
 
 Configuration lives in the constructor only. Variants of one idea register the same class again under
 other names with other constructor arguments:  register(MyApproach, name="my_variant", summary="...", k=3)
+An approach that reproduces a published one passes its figures along:  register(..., reported={"val": 75.25})
 """
 from __future__ import annotations
 
@@ -26,9 +27,8 @@ from typing import Callable
 
 import numpy as np
 
-
 DEFAULT_BUDGET = 150.0   # training seconds for an approach that states no default_budget of its own
-QUICK_BUDGET = 8.0       # training seconds of every approach under --quick
+QUICK_BUDGET = 6.0       # training seconds of every approach under --quick
 
 
 def effective_budget(cls, budget: float | None, quick: bool) -> float:
@@ -89,11 +89,12 @@ class Budget:
 
 class Approach:
     """Base class of every approach. Subclasses set `name` and `summary` and implement predict_sum
-    (or predict_batch). Everything else is optional."""
+    (or predict_batch; or only predict_digits(_batch), and the sum is the sum of the digits read).
+    Everything else is optional."""
     name: str = ""
     summary: str = ""
     default_budget: float | None = None   # training seconds when --budget is not given (None: DEFAULT_BUDGET)
-    # Set by the runner before fit/predict (plain attributes, so approaches never need to accept them):
+    # Set by Entry.create before fit/predict (plain attributes, so approaches never need to accept them):
     device: str = "cpu"      # "cpu" or "cuda"
     seed: int = 0
     digit_range: tuple = (4, 4)  # (fewest, most) digits an image of this dataset holds
@@ -110,11 +111,13 @@ class Approach:
         return float(self.predict_batch(np.asarray(image)[None])[0])
 
     def predict_batch(self, images: np.ndarray) -> list:
+        if not self.implements("predict_sum"):             # a digit reader: the sum of the digits it read
+            return [float(sum(digits)) for digits in self.predict_digits_batch(images)]
         return [self.predict_sum(img) for img in images]   # unconverted: the runner checks each answer
 
     # Optional: the digits read, left to right (unlocks per-digit accuracy), and a confidence in the sum.
     def predict_digits(self, image: np.ndarray) -> list[int]:
-        raise NotImplementedError
+        return list(self.predict_digits_batch(np.asarray(image)[None])[0])
 
     def predict_digits_batch(self, images: np.ndarray) -> list[list[int]]:
         return [list(self.predict_digits(img)) for img in images]
@@ -138,19 +141,28 @@ class Approach:
     def implements(cls, method: str) -> bool:
         return getattr(cls, method) is not getattr(Approach, method)
 
+    @classmethod
+    def reads_digits(cls) -> bool:
+        return cls.implements("predict_digits") or cls.implements("predict_digits_batch")
+
 
 @dataclass
 class Entry:
-    """One registered name: a class and the constructor arguments it is run with."""
+    """One registered name: a class, the constructor arguments it is run with, and the figures a
+    publication it reproduces gives for it (percentages: "train", "val", or "text"; "where" they stand)."""
     name: str
     summary: str
     cls: type
     kwargs: dict
-    source: str          # the file or entry point that registered it
+    source: str                  # the file or entry point that registered it
+    reported: dict | None = None
+    origin: tuple | None = None  # how discovery imported it: ("module" | "file" | "entry_point", where)
 
-    def create(self) -> Approach:
+    def create(self, device: str = "cpu", seed: int = 0, digit_range: tuple = (4, 4)) -> Approach:
+        """The approach, constructed and told where it runs, its training seed and the data's digit range."""
         approach = self.cls(**self.kwargs)
         approach.name, approach.summary = self.name, self.summary
+        approach.device, approach.seed, approach.digit_range = device, int(seed), tuple(digit_range)
         approach.notes = {}
         return approach
 
@@ -166,31 +178,39 @@ def _source_of(cls) -> str:
         return cls.__module__
 
 
-def register(cls=None, *, name: str | None = None, summary: str | None = None, **kwargs):
+def register(cls=None, *, name: str | None = None, summary: str | None = None, reported: dict | None = None,
+             **kwargs):
     """Registers an Approach subclass (as a decorator) or a variant of one (as a call with name=,
-    summary= and constructor arguments). Validates at once; a broken plugin raises PluginError."""
+    summary=, reported= and constructor arguments). Validates at once; a broken plugin raises PluginError."""
     if cls is None:
-        return lambda c: register(c, name=name, summary=summary, **kwargs)
+        return lambda c: register(c, name=name, summary=summary, reported=reported, **kwargs)
     where = f"{_source_of(cls)}: class {getattr(cls, '__name__', cls)!s}"
     if not (isinstance(cls, type) and issubclass(cls, Approach)):
         raise PluginError(f"{where}: is not a subclass of bench.Approach — fix: `class X(Approach): ...`")
     name = name if name is not None else cls.name
     summary = summary if summary is not None else cls.summary
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise PluginError(f"{where}: name {name!r} must be snake_case (a-z, 0-9, _) — fix: set `name = \"my_approach\"`")
+        raise PluginError(f"{where}: name {name!r} must be snake_case (a-z, 0-9, _) — "
+                          "fix: set `name = \"my_approach\"`")
     if not isinstance(summary, str) or not summary.strip():
         raise PluginError(f"{where}: approach {name!r} has no summary — fix: set `summary = \"one line\"`")
-    if not (cls.implements("predict_sum") or cls.implements("predict_batch")):
+    if not (cls.implements("predict_sum") or cls.implements("predict_batch") or cls.reads_digits()):
         raise PluginError(f"{where}: approach {name!r} does not implement predict_sum — fix: define "
                           "`def predict_sum(self, image): return float(...)`")
+    if reported is not None and not (isinstance(reported, dict) and all(
+            isinstance(reported.get(k, 0), (int, float)) for k in ("train", "val"))):
+        raise PluginError(f"{where}: approach {name!r}: reported= must be a dict such as "
+                          "{'train': 96.77, 'val': 75.25, 'where': 'section 2e'} — fix: pass percentages as numbers")
     try:
         inspect.signature(cls).bind(**kwargs)
     except TypeError as e:
         raise PluginError(f"{where}: approach {name!r}: constructor does not accept {sorted(kwargs)} ({e}) — "
                           "fix: take configuration as __init__ keyword arguments") from None
-    entry = Entry(name, summary.strip(), cls, dict(kwargs), _source_of(cls))
+    entry = Entry(name, summary.strip(), cls, dict(kwargs), _source_of(cls), reported)
     old = REGISTRY.get(name)
-    if old is not None and (old.source, old.cls.__qualname__, old.kwargs) != (entry.source, cls.__qualname__, entry.kwargs):
+    same = old is not None and (old.source, old.cls.__qualname__, old.kwargs) == (entry.source, cls.__qualname__,
+                                                                                    entry.kwargs)
+    if old is not None and not same:
         raise PluginError(f"{where}: the name {name!r} is already registered by {old.source} — "
                           "fix: choose another name")
     REGISTRY[name] = entry

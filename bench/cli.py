@@ -1,4 +1,4 @@
-"""Command line: python run_bench.py --help"""
+"""Command line: digitsum-bench --help (or python run_bench.py --help)"""
 from __future__ import annotations
 
 import argparse
@@ -14,10 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="run_bench.py", description="Benchmark approaches that sum the handwritten "
+    p = argparse.ArgumentParser(prog="digitsum-bench", description="Benchmark approaches that sum the handwritten "
                                 "digits in an image, on the same splits, in one table.")
     p.add_argument("--approaches", default="all", help="all, or a comma-separated list of names (see --list)")
     p.add_argument("--list", action="store_true", help="list the approaches and whether their requirements are met")
+    p.add_argument("--plugins", action="append", default=[], metavar="DIR",
+                   help="also load the plugin files (*.py) of this folder; may be given more than once")
     p.add_argument("--quick", action="store_true", help="small data and short budgets: every approach end to end "
                    "in a few minutes")
     p.add_argument("--budget", type=float, default=None,
@@ -53,10 +55,11 @@ def _console():
     return console
 
 
-def list_approaches(console) -> int:
-    from bench.discovery import discover
-    registry, broken = discover()
+def list_approaches(console, plugin_dirs) -> int:
     from rich.table import Table
+
+    from bench.discovery import discover
+    registry, broken = discover(plugin_dirs)
     table = Table(title="approaches")
     for col in ("name", "summary", "requirements"):
         table.add_column(col, overflow="fold")
@@ -73,34 +76,34 @@ def list_approaches(console) -> int:
     return 0
 
 
+class UsageError(Exception):
+    pass
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     console = _console()
+    from bench.approach import PluginError
     from bench.compare import CompareError
     from bench.data import DataError
+    from bench.discovery import check_plugin_dirs
     from bench.predict import PredictError
     try:
+        check_plugin_dirs(args.plugins)
         if args.list:
-            return list_approaches(console)
+            return list_approaches(console, args.plugins)
         if args.compare:
             from bench.compare import compare
             return compare(args.compare[0], args.compare[1], Path(args.out), console)
         if args.predict:
             return predict(args, console)
         return run(args, console)
-    except DataError as e:
-        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
-        return 2
-    except (UsageError, CompareError, PredictError) as e:
+    except (DataError, UsageError, CompareError, PredictError, PluginError) as e:
         console.print(f"[red]error:[/red] {e}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: finished rows are kept; finish with --resume RUN_ID[/yellow]")
         return 130
-
-
-class UsageError(Exception):
-    pass
 
 
 def predict(args, console) -> int:
@@ -113,16 +116,47 @@ def predict(args, console) -> int:
     tune_cpu(args.threads)
     dataset = load_dataset(data_spec(args.data, None, args.digits, args.seed, args.quick))
     return predict_files(args.predict[0], args.predict[1:], dataset, args.budget, args.quick,
-                         pick_device(args.device), console)
+                         pick_device(args.device), console, args.plugins)
+
+
+class Display:
+    """What a run shows on the console: a bar per approach while it runs, a line when it finishes."""
+
+    def __init__(self, progress, total: int, done: int):
+        self.progress = progress
+        self.overall = progress.add_task("approaches", total=total, completed=done, info="")
+        self.task = None
+
+    def job(self, name: str):
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(f"{name}: starting", total=None, info="")
+
+        def update(desc, completed, total, info):
+            self.progress.update(self.task, description=f"{name}: {desc}", completed=completed, total=total,
+                                 info=" ".join(f"{k} {v}" for k, v in info.items()))
+        return update
+
+    def warn(self, text: str) -> None:
+        self.progress.console.print(f"[yellow]{text}[/yellow]")
+
+    def finished(self, row: dict) -> None:
+        from bench.table import fmt
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        line = fmt(row, "accuracy", "pct") or row.get("reason", "")[:120]
+        self.progress.console.print(f"  {row['name']}: {row['status']} {line}")
+        self.progress.advance(self.overall)
 
 
 def run(args, console) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from bench import report
-    from bench.data import data_spec, load_dataset
+    from bench.data import DATA_DIR, data_spec, load_dataset
     from bench.discovery import discover
-    from bench.runner import Runner, failed_row, load_json, pick_device, run_metadata
+    from bench.runner import Run, load_json, pick_device, run_all, run_metadata
+    from bench.table import console_table
     from bench.util import atomic_write_json, tune_cpu
 
     tune_cpu(args.threads)
@@ -133,17 +167,19 @@ def run(args, console) -> int:
             raise UsageError(f"no run {args.resume!r} under {out} (expected {run_dir / 'results.json'})")
         meta = load_json(run_dir / "results.json")["meta"]
         job_defaults, selected_names, timeout = meta["job"], meta["selected"], meta["timeout"]
+        plugin_dirs = meta.get("plugins", [])
         spec = job_defaults["data"]
     else:
         spec = data_spec(args.data, args.test_data, args.digits, args.seed, args.quick)
         job_defaults = {"data": spec, "seed": args.seed, "threads": args.threads, "device": pick_device(args.device),
                         "budget": args.budget, "quick": args.quick, "retrain": args.retrain,
                         "latency_calls": args.latency_calls or (30 if args.quick else 200),
-                        "memory_limit_mb": args.memory_limit}
+                        "memory_limit_mb": args.memory_limit, "cache": str(DATA_DIR / "checkpoints")}
         timeout = args.timeout
         selected_names = None
+        plugin_dirs = [str(Path(d).resolve()) for d in args.plugins]
 
-    registry, broken = discover()
+    registry, broken = discover(plugin_dirs)
     broken_by_name = {b.name: b for b in broken}
     known = sorted(set(registry) | set(broken_by_name))
     if selected_names is None:
@@ -155,68 +191,38 @@ def run(args, console) -> int:
             if unknown:
                 raise UsageError(f"unknown approach {', '.join(unknown)}; known: {', '.join(known)}")
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[info]}"), console=console, transient=True) as progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("loading data", total=None, info="")
-
-        def data_progress(desc, done, total):
-            progress.update(task, description=desc, completed=done, total=total)
-        dataset = load_dataset(spec, progress=data_progress)
+        dataset = load_dataset(spec, progress=lambda desc, done, total: progress.update(
+            task, description=desc, completed=done, total=total))
         progress.remove_task(task)
 
     if not args.resume:
         run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid() % 10000:04d}"
         run_dir = out / run_id
-        command = "python run_bench.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if sys.argv else []))
+        program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "digitsum-bench"
+        program = f"python {program}" if program.endswith(".py") else program
+        command = " ".join([program, *(shlex.quote(a) for a in sys.argv[1:])])
         meta = run_metadata(command, dataset, job_defaults, run_id)
-        meta.update(job=job_defaults, selected=selected_names, timeout=timeout)
-    runner = Runner(run_dir, job_defaults, dataset, console, timeout)
+        meta.update(job=job_defaults, selected=selected_names, timeout=timeout, plugins=plugin_dirs)
+    run = Run(run_dir, meta, dataset)
+    run.load_finished(selected_names)                  # rows already finished (a resumed run) are kept
     budget_text = "per approach" if job_defaults["budget"] is None and not job_defaults["quick"] else \
         f"{job_defaults['budget'] or QUICK_BUDGET:g} s each"
     console.print(f"run {meta['run_id']}: {len(selected_names)} approaches on {dataset.source} data "
                   f"({len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)}), training budget {budget_text}, "
                   f"device {job_defaults['device']}, results in {run_dir}")
 
-    rows, predictions = {}, {}
-    for name in selected_names:                     # rows already finished (a resumed run) are kept
-        if runner.row_path(name).exists():
-            saved = load_json(runner.row_path(name))
-            predictions[name] = saved.pop("predictions", {}).get("test_pred")
-            saved.pop("history", None)
-            rows[name] = saved
-
-    def save():
-        report.add_comparisons(list(rows.values()), predictions, dataset.test.sums)
-        report.write_results(run_dir, meta, list(rows.values()))
-
-    save()                                          # the run exists (and can be resumed) from the start
-    if not (run_dir / "test_sums.json").exists():   # lets --compare pair two runs' per-image outcomes
+    run.write_tables()                                 # the run exists (and can be resumed) from the start
+    if not (run_dir / "test_sums.json").exists():      # lets --compare pair two runs' per-image outcomes
         atomic_write_json(run_dir / "test_sums.json", [int(v) for v in dataset.test.sums])
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[info]}"), console=console, transient=True) as progress:
-        overall = progress.add_task("approaches", total=len(selected_names), completed=len(rows), info="")
-        for name in selected_names:
-            if name in rows:
-                continue
-            if name in broken_by_name:
-                rows[name] = failed_row(name, "", f"plugin failed to import: {broken_by_name[name].error}")
-            else:
-                row = runner.run_one(registry[name], progress)
-                rows[name] = row
-                predictions[name] = load_json(runner.row_path(name))["predictions"].get("test_pred")
-            line = report.fmt(rows[name], "accuracy", "pct") or rows[name].get("reason", "")[:120]
-            progress.console.print(f"  {name}: {rows[name]['status']} {line}")
-            save()
-            progress.advance(overall)
-    from bench.plots import write_report
-    report.add_comparisons(list(rows.values()), predictions, dataset.test.sums)
-    try:
-        plots = write_report(run_dir, meta, list(rows.values()), dataset.test)
-    except Exception as e:  # noqa: BLE001 - the table is written either way; a plot problem costs the plots
-        console.print(f"[yellow]plots and report.html not drawn: {type(e).__name__}: {e}[/yellow]")
-        plots = []
-    report.write_results(run_dir, meta, list(rows.values()), plots=plots)
-    console.print(report.console_table(list(rows.values()), f"digitsum-bench {meta['run_id']}"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        run_all(run, selected_names, registry, broken_by_name, job_defaults, timeout,
+                Display(progress, len(selected_names), len(run.rows)))
+    plots = run.write_report()
+    console.print(console_table(list(run.rows.values()), f"digitsum-bench {meta['run_id']}"))
     console.print(f"results: {run_dir / 'results.md'} (also .json, .csv), {len(plots)} plots and "
                   f"{run_dir / 'report.html'}; latest: {out / 'latest'}")
     return 0

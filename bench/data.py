@@ -334,7 +334,8 @@ def with_test_folder(dataset: Dataset, folder, digits=(4, 4)) -> Dataset:
     images = np.asarray(test.images)
     test = Split(images if images.dtype == np.uint8 else images.astype(np.float32), test.sums)
     return Dataset(dataset.train, dataset.val, test, dataset.digits, dataset.hash, dataset.source,
-                   {**dataset.meta, "test_source": str(Path(folder).resolve()), "test_hash": _folder_hash(Path(folder))})
+                   {**dataset.meta, "test_source": str(Path(folder).resolve()),
+                    "test_hash": _folder_hash(Path(folder))})
 
 
 # --------------------------------------------------------------------------- from the command line

@@ -11,27 +11,27 @@ class PredictError(Exception):
     """Why --predict cannot run at all (one line)."""
 
 
-def load_trained(name: str, dataset, budget: float | None, quick: bool, device: str, warn):
+def load_trained(name: str, dataset, budget: float | None, quick: bool, device: str, warn, plugin_dirs=()):
     """The approach, ready to predict: its cached checkpoint loaded when it trains."""
     from bench.approach import effective_budget
+    from bench.checkpoints import checkpoint_path, load_checkpoint
+    from bench.data import DATA_DIR
     from bench.discovery import discover
-    from bench.worker import checkpoint_path, load_checkpoint
 
-    registry, broken = discover()
+    registry, broken = discover(plugin_dirs)
     for b in broken:
         if b.name == name:
             raise PredictError(f"{name}: plugin failed to import: {b.error}")
     if name not in registry:
         raise PredictError(f"unknown approach {name!r}; known: {', '.join(sorted(registry))}")
     entry = registry[name]
-    approach = entry.create()
-    approach.device, approach.seed, approach.digit_range = device, 0, dataset.digits
+    approach = entry.create(device=device, seed=0, digit_range=dataset.digits)
     unmet = [str(r) for r in approach.requirements() if not r.ok]
     if unmet:
         raise PredictError(f"{name}: " + "; ".join(unmet))
     if entry.cls.implements("fit"):
         seconds = effective_budget(entry.cls, budget, quick)
-        path = checkpoint_path(entry, dataset.hash, seconds, device)
+        path = checkpoint_path(DATA_DIR / "checkpoints", entry, dataset.hash, seconds, device)
         train_hint = (f"train it first: python run_bench.py --approaches {name}"
                       + (" --quick" if quick else "") + (f" --budget {budget:g}" if budget is not None else "")
                       + " (with the same data options)")
@@ -43,10 +43,10 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
     return approach
 
 
-def predict_files(name: str, files: list[str], dataset, budget, quick, device, console) -> int:
+def predict_files(name: str, files: list[str], dataset, budget, quick, device, console, plugin_dirs=()) -> int:
     """Prints one line per file; returns 0 when every file was read, 1 when some could not be."""
     approach = load_trained(name, dataset, budget, quick, device,
-                            warn=lambda text: console.print(f"[yellow]{text}[/yellow]"))
+                            warn=lambda text: console.print(f"[yellow]{text}[/yellow]"), plugin_dirs=plugin_dirs)
     size = tuple(dataset.train.images.shape[1:])
     images, readable, failures = [], [], 0
     for f in files:
@@ -58,7 +58,7 @@ def predict_files(name: str, files: list[str], dataset, budget, quick, device, c
             failures += 1
     if not images:
         return 1
-    from bench.worker import ApproachFault, predict_split
+    from bench.evaluate import ApproachFault, predict_split
     try:          # the runner's path: images checked, answers checked, digits and confidence where given
         sums, _, digits, confidence = predict_split(approach, np.stack(images), lambda *a, **k: None,
                                                     "images", details=True)

@@ -1,116 +1,27 @@
-"""The results table: console (rich), results.json, results.csv and results.md, written atomically."""
+"""The files of a run: results.json, results.csv and results.md (written atomically after every row),
+the plots and report.html (at the end), and results/latest pointing at the newest run.
+
+    python -m bench.report RUN_DIR     # (re)draws the plots and report.html that a run folder allows
+
+Redrawing reads the per-image predictions and histories the run kept (rows/*.json, test_sums.json);
+the failure gallery also needs the test images, so only a live run draws it.
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
-from bench import metrics
+from bench.page import html_report
+from bench.plots import PLOTS, write_plots
+from bench.table import COLUMNS, markdown_table, sort_rows
 from bench.util import atomic_write_json, atomic_write_text
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORTED_FILE = ROOT / "approaches" / "original_report.json"
 
-COLUMNS = [  # key, header, format
-    ("name", "approach", "{}"),
-    ("status", "status", "{}"),
-    ("accuracy", "exact-sum acc", "pct"),
-    ("accuracy_ci", "95% CI", "ci"),
-    ("val_accuracy", "val acc", "pct"),
-    ("train_accuracy", "train acc", "pct"),
-    ("reported", "report (train / val)", "{}"),
-    ("mae", "MAE", "{:.3f}"),
-    ("rmse", "RMSE", "{:.3f}"),
-    ("within1", "±1 acc", "pct"),
-    ("digit_accuracy", "digit acc", "pct"),
-    ("ece", "ECE", "{:.3f}"),
-    ("p_vs_best", "McNemar p vs best", "p"),
-    ("latency_ms_p50", "p50 ms", "{:.2f}"),
-    ("latency_ms_p95", "p95 ms", "{:.2f}"),
-    ("latency_ms_p99", "p99 ms", "{:.2f}"),
-    ("throughput", "img/s", "{:,.0f}"),
-    ("fit_seconds", "train s", "{:.0f}"),
-    ("budget", "budget s", "{:.0f}"),
-    ("params", "params", "{:,}"),
-    ("peak_memory_mb", "peak MB", "{:.0f}"),
-    ("n", "n", "{}"),
-    ("notes", "notes", "notes"),
-]
-CONSOLE_COLUMNS = ["name", "status", "accuracy", "accuracy_ci", "val_accuracy", "train_accuracy", "reported",
-                   "mae", "digit_accuracy", "p_vs_best", "latency_ms_p50", "throughput", "fit_seconds", "notes"]
-
-
-def reported_figures() -> dict:
-    """The original report's figures, by approach name (approaches/original_report.json)."""
-    try:
-        return json.loads(REPORTED_FILE.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _reported_text(fig: dict | None) -> str:
-    if not fig:
-        return ""
-    parts = [f"{fig[k]:.2f}%" if isinstance(fig.get(k), (int, float)) else None for k in ("train", "val")]
-    if parts[0] and parts[1]:
-        return f"{parts[0]} / {parts[1]}"
-    return parts[1] or parts[0] or fig.get("text", "")
-
-
-def fmt(row: dict, key: str, style: str) -> str:
-    value = row.get(key)
-    if key == "reported":
-        return _reported_text(value)
-    if value is None or value == "" or value == {}:
-        return ""
-    if style == "pct":
-        return f"{100 * value:.2f}%"
-    if style == "ci":
-        return f"{100 * value[0]:.1f}–{100 * value[1]:.1f}"
-    if style == "p":
-        return "best" if value == "best" else f"{value:.3g}"
-    if style == "notes":
-        parts = [row["reason"]] if row.get("reason") else []
-        parts += [f"{k}: {v}" for k, v in value.items() if k != "warnings"]
-        return "; ".join(parts)
-    return style.format(value)
-
-
-def sort_rows(rows: list[dict]) -> list[dict]:
-    order = {"ok": 0, "failed": 1, "skipped": 2}
-    return sorted(rows, key=lambda r: (order.get(r["status"], 3), -(r.get("accuracy") or 0), r["name"]))
-
-
-def add_comparisons(rows: list[dict], predictions: dict[str, list], true_sums) -> None:
-    """Reported figures, and McNemar's exact test of each ok approach against the most accurate one."""
-    figures = reported_figures()
-    for row in rows:
-        row["reported"] = figures.get(row["name"])
-    ok = [r for r in rows if r["status"] == "ok" and predictions.get(r["name"]) is not None]
-    if not ok:
-        return
-    best = max(ok, key=lambda r: r["accuracy"])
-    best_correct = metrics.exact_correct(predictions[best["name"]], true_sums)
-    for row in ok:
-        if row is best:
-            row["p_vs_best"] = "best"
-        else:
-            row["p_vs_best"] = metrics.mcnemar_exact(metrics.exact_correct(predictions[row["name"]], true_sums),
-                                                     best_correct)
-
-
-def markdown_table(rows: list[dict], columns=None) -> str:
-    cols = [c for c in COLUMNS if columns is None or c[0] in columns]
-    lines = ["| " + " | ".join(h for _, h, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in rows:
-        cells = [fmt(row, k, s).replace("|", "\\|").replace("\n", " ") for k, _, s in cols]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def write_results(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: bool = True) -> None:
+def write_tables(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: bool = True) -> None:
     """results.json, .csv and .md (linking `plots`, PNG files in run_dir); results/latest -> run_dir."""
     rows = sort_rows(rows)
     atomic_write_json(run_dir / "results.json", {"meta": meta, "rows": rows})
@@ -130,12 +41,25 @@ def write_results(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest:
           f"training budget: {meta['budget_seconds']}; seed {meta['seed']}; commit {meta['git_commit']}", "",
           markdown_table(rows), ""]
     if plots:
-        from bench.plots import PLOTS
-        md += ["## Plots", "", "All of them, with the table and the metadata, in one page: [report.html](report.html)", ""]
+        md += ["## Plots", "", "All of them, with the table and the metadata, in one page: "
+               "[report.html](report.html)", ""]
         md += [f"![{PLOTS[name]}]({name})  \n{PLOTS[name]}\n" for name in plots]
     atomic_write_text(run_dir / "results.md", "\n".join(md))
     if latest:
         _point_latest(run_dir)
+
+
+def write_report(run_dir: Path, meta: dict, rows: list[dict], predictions: dict, histories: dict, test=None,
+                 true_sums=None, latest: bool = True) -> list[str]:
+    """Everything: the plots, report.html and the tables linking them; returns the plot file names."""
+    try:
+        plots = write_plots(run_dir, rows, predictions, histories, true_sums, test)
+        atomic_write_text(Path(run_dir) / "report.html", html_report(run_dir, meta, rows, plots))
+    except Exception as e:  # noqa: BLE001 - the tables are written either way; a plot problem costs the plots
+        print(f"plots and report.html not drawn: {type(e).__name__}: {e}", file=sys.stderr)
+        plots = []
+    write_tables(run_dir, meta, rows, plots=plots, latest=latest)
+    return plots
 
 
 def _point_latest(run_dir: Path) -> None:
@@ -151,14 +75,39 @@ def _point_latest(run_dir: Path) -> None:
         pass
 
 
-def console_table(rows: list[dict], title: str):
-    from rich.table import Table
-    table = Table(title=title, show_lines=False)
-    cols = [c for c in COLUMNS if c[0] in CONSOLE_COLUMNS]
-    for key, header, _ in cols:
-        table.add_column(header, overflow="fold", max_width=60 if key == "notes" else None,
-                         justify="left" if key in ("name", "status", "notes", "reported") else "right")
-    for row in sort_rows(rows):
-        style = {"failed": "red", "skipped": "yellow"}.get(row["status"])
-        table.add_row(*[fmt(row, k, s) for k, _, s in cols], style=style)
-    return table
+def redraw(run_dir: Path) -> list[str]:
+    """The plots and report.html of a finished run folder, from what it kept."""
+    results = json.loads((run_dir / "results.json").read_text())
+    predictions, histories = {}, {}
+    for path in sorted((run_dir / "rows").glob("*.json")):
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        predictions[path.stem] = (saved.get("predictions") or {}).get("test_pred")
+        histories[path.stem] = saved.get("history") or []
+    try:
+        true_sums = json.loads((run_dir / "test_sums.json").read_text())
+    except (OSError, ValueError):
+        true_sums = None
+    return write_report(run_dir, results["meta"], results["rows"], predictions, histories, true_sums=true_sums,
+                        latest=False)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m bench.report RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0])
+    try:
+        plots = redraw(run_dir)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"error: {run_dir}: no readable results.json ({type(e).__name__}: {e})", file=sys.stderr)
+        return 2
+    print(f"{run_dir}: {', '.join(plots) or 'no plots'}; report.html")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

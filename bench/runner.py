@@ -1,27 +1,25 @@
-"""Runs each approach on the same splits, each in its own process, and records a row per approach.
-
-A worker that raises, returns garbage, exits, or runs past its timeout costs its own row only; each
-finished row is written at once, so an interrupted run keeps what it finished.
+"""The run: each selected approach evaluated on the same splits in a process of its own (bench.sandbox),
+its raw result turned into a row of metrics, and every finished row handed to bench.report at once, so
+an interrupted run keeps what it finished and --resume runs only what is missing.
 """
 from __future__ import annotations
 
 import datetime
 import importlib.metadata
 import json
-import multiprocessing
 import os
 import platform
-import queue as queue_module
-import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bench import metrics
+from bench import metrics, report
 from bench.approach import effective_budget
+from bench.sandbox import run_isolated
 from bench.util import atomic_write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,10 +76,10 @@ def pick_device(device: str) -> str:
         return "cpu"
 
 
-def row_from_result(name: str, summary: str, result: dict, dataset) -> dict:
+def row_from_result(entry, result: dict, dataset) -> dict:
     """Metrics for one approach from its raw predictions."""
-    row = {"name": name, "summary": summary, "status": result.get("status", "failed"),
-           "reason": result.get("reason", ""), "notes": result.get("notes", {})}
+    row = {"name": entry.name, "summary": entry.summary, "status": result.get("status", "failed"),
+           "reason": result.get("reason", ""), "notes": result.get("notes", {}), "reported": entry.reported}
     if row["status"] != "ok":
         return row
     row.update(metrics.sum_metrics(result["test_pred"], dataset.test.sums))
@@ -106,89 +104,86 @@ def row_from_result(name: str, summary: str, result: dict, dataset) -> dict:
     return row
 
 
-class Runner:
-    def __init__(self, run_dir: Path, job_defaults: dict, dataset, console, timeout: float | None):
-        self.run_dir = run_dir
-        self.job_defaults = job_defaults
-        self.dataset = dataset
-        self.console = console
-        self.timeout = timeout
-        (run_dir / "rows").mkdir(parents=True, exist_ok=True)
-        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+@dataclass
+class Run:
+    """A run in memory: its folder, metadata, rows and what the plots need (per-image test predictions
+    and training histories, by approach)."""
+    run_dir: Path
+    meta: dict
+    dataset: object
+    rows: dict = field(default_factory=dict)
+    predictions: dict = field(default_factory=dict)
+    histories: dict = field(default_factory=dict)
 
     def row_path(self, name: str) -> Path:
         return self.run_dir / "rows" / f"{name}.json"
 
-    def run_one(self, entry, progress) -> dict:
-        """Runs one approach in a fresh process and returns its row (never raises for the approach's faults)."""
-        job = {**self.job_defaults, "name": entry.name, "log": str(self.run_dir / "logs" / f"{entry.name}.log")}
-        ctx = multiprocessing.get_context("spawn")
-        q = ctx.Queue()
-        from bench import worker
-        proc = ctx.Process(target=worker.run, args=(job, q))  # not daemonic: approaches may start pools
-        timeout = self.timeout if self.timeout is not None else \
-            2 * effective_budget(entry.cls, job["budget"], job["quick"]) + 600
-        started = time.monotonic()
-        task = progress.add_task(f"{entry.name}: starting", total=None, info="")
-        proc.start()
-        result, warnings = None, []
-        try:
-            while result is None:
-                try:
-                    msg = q.get(timeout=0.2)
-                except queue_module.Empty:
-                    if not proc.is_alive():
-                        try:
-                            msg = q.get(timeout=1.0)
-                        except queue_module.Empty:
-                            code = proc.exitcode
-                            why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                            if code == -signal.SIGKILL and job.get("memory_limit_mb"):
-                                why += " (perhaps the memory limit)"
-                            result = {"status": "failed", "reason": f"worker process died without a result ({why})"}
-                            break
-                    elif time.monotonic() - started > timeout:
-                        result = {"status": "failed",
-                                  "reason": f"timed out after {timeout:.0f} s (--timeout); process killed"}
-                        break
-                    else:
-                        continue
-                kind = msg[0]
-                if kind == "progress":
-                    _, desc, completed, total, info = msg
-                    progress.update(task, description=f"{entry.name}: {desc}", completed=completed, total=total,
-                                    info=" ".join(f"{k} {v}" for k, v in info.items()))
-                elif kind == "warning":
-                    warnings.append(msg[1])
-                    self.console.print(f"[yellow]{entry.name}: {msg[1]}[/yellow]")
-                elif kind == "result":
-                    result = msg[1]
-        finally:
-            _kill(proc)
-            progress.remove_task(task)
-        row = row_from_result(entry.name, entry.summary, result, self.dataset)
-        if warnings:
-            row["notes"]["warnings"] = warnings
-        row["wall_seconds"] = round(time.monotonic() - started, 1)
-        atomic_write_json(self.row_path(entry.name), {**row, "predictions": {
-            k: result.get(k) for k in ("test_pred", "test_digits", "test_confidence") if k in result},
-            "history": result.get("history", [])})
-        return row
+    def load_finished(self, names) -> None:
+        """The rows a resumed run already has."""
+        for name in names:
+            if self.row_path(name).exists():
+                saved = load_json(self.row_path(name))
+                self.predictions[name] = saved.pop("predictions", {}).get("test_pred")
+                self.histories[name] = saved.pop("history", [])
+                self.rows[name] = saved
+
+    def add(self, row: dict, result: dict) -> None:
+        """Keeps a finished row and writes it (with its per-image predictions) and the tables at once."""
+        name = row["name"]
+        self.rows[name] = row
+        self.predictions[name] = result.get("test_pred")
+        self.histories[name] = result.get("history", [])
+        atomic_write_json(self.row_path(name), {**row, "predictions": {
+            k: result[k] for k in ("test_pred", "test_digits", "test_confidence") if k in result},
+            "history": self.histories[name]})
+        self.write_tables()
+
+    def write_tables(self) -> None:
+        add_p_vs_best(list(self.rows.values()), self.predictions, self.dataset.test.sums)
+        report.write_tables(self.run_dir, self.meta, list(self.rows.values()))
+
+    def write_report(self) -> list[str]:
+        """Tables, plots and report.html from what is in memory; returns the plot files drawn."""
+        add_p_vs_best(list(self.rows.values()), self.predictions, self.dataset.test.sums)
+        return report.write_report(self.run_dir, self.meta, list(self.rows.values()), self.predictions,
+                                   self.histories, self.dataset.test)
 
 
-def _kill(proc) -> None:
-    """Ends the worker and everything it started (it leads its own process group)."""
-    if proc.pid is None:
+def add_p_vs_best(rows: list[dict], predictions: dict[str, list], true_sums) -> None:
+    """McNemar's exact test of each ok approach against the most accurate one, on the same test images."""
+    ok = [r for r in rows if r["status"] == "ok" and predictions.get(r["name"]) is not None]
+    if not ok:
         return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.join(timeout=5)
+    best = max(ok, key=lambda r: r["accuracy"])
+    best_correct = metrics.exact_correct(predictions[best["name"]], true_sums)
+    for row in ok:
+        row["p_vs_best"] = "best" if row is best else metrics.mcnemar_exact(
+            metrics.exact_correct(predictions[row["name"]], true_sums), best_correct)
 
 
-def failed_row(name: str, summary: str, reason: str, status: str = "failed") -> dict:
-    return {"name": name, "summary": summary, "status": status, "reason": reason, "notes": {}}
+def evaluate_one(run: Run, entry, job_defaults: dict, timeout: float | None, progress, warn) -> None:
+    """One approach in its own process; its row joins the run (never raises for the approach's faults)."""
+    job = {**job_defaults, "name": entry.name, "origin": entry.origin,
+           "log": str(run.run_dir / "logs" / f"{entry.name}.log")}
+    if timeout is None:
+        timeout = 2 * effective_budget(entry.cls, job["budget"], job["quick"]) + 600
+    warnings = []
+
+    def on_warning(text):
+        warnings.append(text)
+        warn(f"{entry.name}: {text}")
+
+    started = time.monotonic()
+    result = run_isolated(job, timeout, progress, on_warning)
+    row = row_from_result(entry, result, run.dataset)
+    if warnings:
+        row["notes"]["warnings"] = warnings
+    row["wall_seconds"] = round(time.monotonic() - started, 1)
+    run.add(row, result)
+
+
+def failed_row(name: str, reason: str) -> dict:
+    return {"name": name, "summary": "", "status": "failed", "reason": reason, "notes": {}}
 
 
 def run_metadata(args_line: str, dataset, job_defaults: dict, run_id: str) -> dict:
@@ -205,3 +200,17 @@ def run_metadata(args_line: str, dataset, job_defaults: dict, run_id: str) -> di
 
 def load_json(path: Path):
     return json.loads(Path(path).read_text())
+
+
+def run_all(run: Run, names: list[str], registry: dict, broken: dict, job_defaults: dict, timeout: float | None,
+            display) -> None:
+    """Every selected approach that the run does not have yet, one after another. `display` shows it:
+    display.job(name) -> a progress callback, display.warn(text), display.finished(row)."""
+    for name in names:
+        if name in run.rows:
+            continue
+        if name in broken:
+            run.add(failed_row(name, f"plugin failed to import: {broken[name].error}"), {})
+        else:
+            evaluate_one(run, registry[name], job_defaults, timeout, display.job(name), display.warn)
+        display.finished(run.rows[name])

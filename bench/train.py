@@ -36,8 +36,8 @@ def as_float(batch: torch.Tensor, device: str, channels_last: bool) -> torch.Ten
 
 @functools.cache
 def cpu_has_fast_bf16() -> bool:
-    """bf16 pays on a CPU with native bf16 instructions (about 1.7x with AVX512-BF16 or AMX); without
-    them (AVX2 only) PyTorch emulates it and a bf16 convolution runs about 8x slower than float32."""
+    """bf16 pays on a CPU with native bf16 instructions (AVX512-BF16 or AMX); without them (AVX2 only)
+    PyTorch emulates it and a bf16 convolution runs much slower than float32 (docs/benchmarks.md)."""
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
     except OSError:
@@ -74,8 +74,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 10                 # epochs without a better validation accuracy before stopping
     warmup_fraction: float = 0.03      # of the budget (or of the epochs), linear learning-rate warm-up
-    bf16: bool = True                  # bf16 autocast where the CPU has native bf16 (about 1.7x there)
-    channels_last: bool = True         # about 1.4x for convolutions on this CPU
+    bf16: bool = True                  # bf16 autocast where the CPU has native bf16
+    channels_last: bool = True         # faster convolutions on a CPU
     grad_clip: float | None = 5.0
     ema: float | None = None           # decay of an exponential moving average of the weights; validated and kept
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None   # applied to each float batch

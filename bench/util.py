@@ -78,10 +78,9 @@ def tune_cpu(threads: int) -> None:
 
 def keep_freed_memory() -> None:
     """glibc hands every freed block above its mmap threshold (128 KiB at first) back to the kernel, and
-    the next batch's activations then fault in fresh zeroed pages: on the 2-core VM this bench was
-    measured on, a third of training time went to the kernel. Serving blocks up to 32 MiB (glibc's
-    maximum) from the heap and trimming it only past 1 GiB free gave cnn_attention 726 training
-    images/s instead of 529 (benchmarks/train_speed.py). Without glibc (macOS, musl) this does nothing."""
+    the next batch's activations then fault in fresh zeroed pages, which costs training much kernel time.
+    Blocks up to 32 MiB (glibc's maximum) are served from the heap instead, which is trimmed only past
+    1 GiB free (the gain: docs/benchmarks.md). Without glibc (macOS, musl) this does nothing."""
     try:
         import ctypes
         libc = ctypes.CDLL("libc.so.6")

@@ -5,11 +5,7 @@ split (3,000 images), after a short fit (speed does not depend on how well a mod
 """
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main():
@@ -33,8 +29,7 @@ def main():
     images = np.asarray(dataset.test.images)
     for name in args.approaches:
         seed_everything(0)
-        approach = registry[name].create()
-        approach.digit_range = dataset.digits
+        approach = registry[name].create(digit_range=dataset.digits)
         approach.fit(dataset.train, dataset.val, Budget(args.fit_seconds, quick=True))
         approach.predict_batch(images[:64])                              # warm-up
         best = float("inf")

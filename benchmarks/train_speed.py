@@ -5,11 +5,7 @@
 """
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main():
@@ -30,8 +26,7 @@ def main():
     dataset = load_dataset(data_spec(digits=args.digits))
     for name in args.approaches:
         seed_everything(0)
-        approach = registry[name].create()
-        approach.digit_range = dataset.digits
+        approach = registry[name].create(digit_range=dataset.digits)
         started = time.perf_counter()
         approach.fit(dataset.train, dataset.val, Budget(args.seconds))
         wall = time.perf_counter() - started

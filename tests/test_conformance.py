@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bench.approach import Approach, Budget
+from bench.checkpoints import load_checkpoint, save_checkpoint
 from bench.discovery import discover
-from bench.worker import load_checkpoint, save_checkpoint
 
 REGISTRY, BROKEN = discover()
 
@@ -19,12 +19,11 @@ def test_every_plugin_file_loads():
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_conformance(name, tiny_dataset, tmp_path):
     entry = REGISTRY[name]
-    approach = entry.create()
+    approach = entry.create(digit_range=tiny_dataset.digits)
     assert isinstance(approach, Approach) and approach.name == name and approach.summary
     unmet = [str(r) for r in approach.requirements() if not r.ok]
     if unmet:
         pytest.skip("requirements not met: " + "; ".join(unmet))
-    approach.digit_range = tiny_dataset.digits
     train = tiny_dataset.train.subset(np.arange(200))
     val = tiny_dataset.val.subset(np.arange(50))
     approach.fit(train, val, Budget(4.0, quick=True))
@@ -37,15 +36,14 @@ def test_conformance(name, tiny_dataset, tmp_path):
     assert math.isfinite(float(one))
     assert round(float(one)) == round(float(sums[0])), "predict_sum and predict_batch disagree"
 
-    if entry.cls.implements("predict_digits") or entry.cls.implements("predict_digits_batch"):
+    if entry.cls.reads_digits():
         digits = approach.predict_digits_batch(images)
         assert len(digits) == 8
         assert all(all(0 <= int(d) <= 9 for d in row) for row in digits)
     if entry.cls.implements("get_state"):
         state = approach.get_state()
         if state is not None:
-            clone = entry.create()
-            clone.digit_range, clone.device = approach.digit_range, approach.device
+            clone = entry.create(digit_range=approach.digit_range)
             path = tmp_path / "checkpoint.pt"
             save_checkpoint(path, state, {"fit_seconds": 1.0})
             assert load_checkpoint(path, clone, warn=pytest.fail) == {"fit_seconds": 1.0}   # weights_only=True

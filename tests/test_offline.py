@@ -41,7 +41,8 @@ def test_yolo_and_vit_run_offline_and_never_reach_the_network(tmp_path):
            "DIGITSUM_YOLO_COCO_WEIGHTS": str(tmp_path / "no-weights" / "yolov8n.pt"),
            "DIGITSUM_VIT_WEIGHTS": "", "HF_HUB_OFFLINE": "", "YOLO_OFFLINE": ""}
     out = tmp_path / "results"
-    run = run_cli("--quick", "--approaches", "yolo_digits,yolo_coco,vit_finetune", "--budget", "12", "--retrain", "--out", str(out),
+    run = run_cli("--quick", "--approaches", "yolo_digits,yolo_coco,vit_finetune", "--budget", "12", "--retrain",
+                  "--out", str(out),
                   "--latency-calls", "5", env=env, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     rows = {r["name"]: r for r in json.loads((out / "latest" / "results.json").read_text())["rows"]}

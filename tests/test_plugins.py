@@ -154,3 +154,22 @@ def test_readme_plugin_works_when_copied(drop_plugin, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     row = json.loads((out / "latest" / "results.json").read_text())["rows"][0]
     assert row["status"] == "ok" and row["mae"] < 10
+
+
+def test_plugins_folder_outside_the_checkout(tmp_path):
+    folder = tmp_path / "my_plugins"
+    folder.mkdir()
+    (folder / "zz_outside.py").write_text(FOREIGN_PLUGIN.replace("zz_foreign_brightness", "zz_outside"))
+    (folder / "_helper.py").write_text("raise RuntimeError('helpers are not plugins')\n")
+    listed = run_cli("--plugins", str(folder), "--list")
+    assert listed.returncode == 0 and "zz_outside" in listed.stdout and "helpers are not" not in listed.stdout
+    out = tmp_path / "results"
+    run = run_cli("--plugins", str(folder), "--quick", "--approaches", "zz_outside", "--latency-calls", "10",
+                  "--out", str(out))
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = json.loads((out / "latest" / "results.json").read_text())["rows"]
+    assert [(r["name"], r["status"]) for r in rows] == [("zz_outside", "ok")]
+
+    missing = run_cli("--plugins", str(tmp_path / "nowhere"), "--list")
+    assert missing.returncode == 2 and "no such folder" in missing.stdout
+    assert "Traceback" not in missing.stdout + missing.stderr

@@ -1,6 +1,5 @@
 """What a run shows: the plots, results.md linking them, report.html rendered by headless Chromium;
 --compare between runs; --predict on image files nobody on the team made (UCI handwritten digits)."""
-import json
 import re
 import shutil
 import subprocess
@@ -69,7 +68,7 @@ def test_compare_two_runs(quick_run, tmp_path):
     assert same.returncode == 0, same.stdout + same.stderr
     for name in APPROACHES.split(","):
         assert re.search(rf"{name}.*\+0\.00.*McNemar.*same accuracy", same.stdout), same.stdout
-    other = run_cli("--compare", str(ROOT / "results" / "reference"), str(quick_run))
+    other = run_cli("--compare", str(ROOT / "results" / "reference-bf16"), str(quick_run))
     assert other.returncode == 0, other.stdout + other.stderr
     assert "different data" in other.stdout
     assert re.search(r"tesseract_ocr\s.*only in A", other.stdout)
@@ -131,5 +130,6 @@ def test_accuracy_latency_plot_survives_extreme_rows(tmp_path):
     from bench.plots import accuracy_latency
     rows = [{"name": "never", "status": "ok", "accuracy": 0.0, "accuracy_ci": list(wilson_interval(0, 300)),
              "latency_ms_p50": 1.0},
-            {"name": "always", "status": "ok", "accuracy": 1.0, "accuracy_ci": [0.99, 1.0 - 1e-16], "latency_ms_p50": 2.0}]
+            {"name": "always", "status": "ok", "accuracy": 1.0, "accuracy_ci": [0.99, 1.0 - 1e-16],
+             "latency_ms_p50": 2.0}]
     assert accuracy_latency(rows, tmp_path / "plot.png") and (tmp_path / "plot.png").stat().st_size > 1000

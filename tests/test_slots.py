@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from approaches._segmentation import INK, crops_of, segment
-from approaches.digit_slots import sum_distribution
 from bench.approach import Budget
+from bench.blocks.segmentation import INK, crops_of, segment
+from bench.blocks.sums import sum_distribution
 from bench.data import composed_dataset
 from bench.discovery import discover
 from tests.conftest import run_cli
@@ -69,8 +69,7 @@ def test_varying_digit_count_learns(name):
     """--digits 1-5: images hold 1 to 5 digits; a short training already reads most of them."""
     dataset = composed_dataset(3000, 300, 300, digits=(1, 5), seed=3)
     registry, _ = discover()
-    approach = registry[name].create()
-    approach.digit_range, approach.seed = dataset.digits, 0
+    approach = registry[name].create(digit_range=dataset.digits)
     approach.fit(dataset.train, dataset.val, Budget(25.0))
     sums = np.asarray(approach.predict_batch(dataset.test.images))
     read = approach.predict_digits_batch(dataset.test.images)

@@ -9,11 +9,12 @@ from bench.approach import Budget
 def test_local_timm_weights_are_loaded_and_adapted_to_the_input(tmp_path, monkeypatch):
     import timm
 
-    from approaches.vit import DigitViTSum, timm_pretrained
+    from approaches.vit_digits import DigitViT
+    from bench.blocks.vit import timm_pretrained
     source = timm.create_model("vit_tiny_patch16_224", pretrained=False)   # RGB, patch 16, 14x14 grid, 1000 classes
     path = tmp_path / "vit_tiny.pth"
     torch.save(source.state_dict(), path)
-    model = timm_pretrained("vit_tiny_patch16_224", str(path), num_outputs=1)   # vit_patches: the whole image
+    model = timm_pretrained("vit_tiny_patch16_224", str(path), num_outputs=1, img_size=(40, 168), patch=8)
     assert torch.equal(model.blocks[5].attn.qkv.weight, source.blocks[5].attn.qkv.weight)   # loaded as they are
     assert model.patch_embed.proj.weight.shape == (192, 1, 8, 8)        # one channel, 8x8 patches
     assert model.pos_embed.shape[1] == 1 + 5 * 21                       # class token + the 5x21 grid
@@ -21,9 +22,9 @@ def test_local_timm_weights_are_loaded_and_adapted_to_the_input(tmp_path, monkey
     assert model(torch.zeros(2, 1, 40, 168)).shape == (2, 1)
 
     monkeypatch.setenv("DIGITSUM_VIT_WEIGHTS", str(path))                # vit_finetune: a digit's 28x28 crop
-    approach = DigitViTSum()
+    approach = DigitViT()
     approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
-    model = approach.pretrained_model(Budget(5))
+    model = approach.initial_model(Budget(5))
     assert approach.notes["init"] == f"timm vit_tiny_patch16_224 weights from {path}"
     assert torch.equal(model.vit.blocks[5].attn.qkv.weight, source.blocks[5].attn.qkv.weight)
     assert model.vit.patch_embed.proj.weight.shape == (192, 1, 7, 7)    # 7x7 patches of a 28x28 crop
@@ -32,26 +33,28 @@ def test_local_timm_weights_are_loaded_and_adapted_to_the_input(tmp_path, monkey
 
 
 def test_digit_pretraining_carries_over_to_the_sum_model(tiny_dataset):
-    from approaches.vit import DigitViTSum, ViTSum
-    approach = ViTSum()                                  # vit_patches: grid resampled 4x4 -> 5x21
+    from approaches.vit_digits import DigitViT
+    from approaches.vit_patches import ViTPatches
+    approach = ViTPatches()                              # vit_patches: grid resampled 4x4 -> 5x21
     approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
-    model = approach.pretrained_model(Budget(20, quick=True))
+    model = approach.initial_model(Budget(20, quick=True))
     assert "pre-trained here on single MNIST-train digits" in approach.notes["init"]
     assert max(h["val_accuracy"] for h in approach.pretrain_history) > 0.3    # it learned digits (chance: 0.1)
     assert model.pos_embed.shape[1] == 5 * 21
     assert torch.equal(model.blocks[0].attn.qkv.weight, approach.pretrain_encoder.blocks[0].attn.qkv.weight)
 
     for head, output_shape in (("regression", (3,)), ("classification", (3, 37))):
-        approach = DigitViTSum(head=head)                # vit_finetune(_cls): the very digit classifier
+        approach = DigitViT(head=head)                   # vit_finetune(_cls): the very digit classifier
         approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
-        model = approach.pretrained_model(Budget(10, quick=True))
+        model = approach.initial_model(Budget(10, quick=True))
         assert max(h["val_accuracy"] for h in approach.pretrain_history) > 0.3
         assert model.vit is approach.pretrain_encoder.vit
         assert model(torch.rand(3, 4, 28, 28)).shape == output_shape
 
 
 def test_each_digit_is_read_alone_and_empty_slots_add_nothing():
-    from approaches.vit import DigitTokenViT, small_vit
+    from approaches.vit_digits import DigitTokenViT
+    from bench.blocks.vit import small_vit
     torch.manual_seed(0)
     vit = small_vit((28, 28), 10, patch=7).eval()
     crops = torch.rand(2, 4, 28, 28)
@@ -71,22 +74,3 @@ def test_each_digit_is_read_alone_and_empty_slots_add_nothing():
     assert distribution.shape == (2, 37) and torch.allclose(distribution.sum(1), torch.ones(2), atol=1e-4)
     assert distribution[:, 28:].max() < 1e-6             # three digits sum to at most 27
     assert torch.allclose(distribution @ torch.arange(37.0), values[:, :3].sum(1), atol=1e-3)
-
-
-def test_each_digit_centre_is_shared_between_the_tokens_around_it():
-    import numpy as np
-
-    from approaches.vit import small_vit
-    from bench.data import Split
-    from benchmarks.vit_counting import token_geometry, token_targets
-    for stem in ("patch", "window"):
-        (height, width), (row_step, col_step) = token_geometry(stem)
-        grid = small_vit((40, 168), 10, stem=stem).patch_embed.grid_size
-        # a digit 7 whose box centre is exactly token (1, 2)'s centre, and a 3 halfway between (1, 5) and (1, 6)
-        x7, y7 = 2 * col_step + (width - 1) / 2 - 4.5, row_step + (height - 1) / 2 - 4.5
-        x3 = 5.5 * col_step + (width - 1) / 2 - 4.5
-        boxes = np.array([[[x7, y7, 10, 10], [x3, y7, 10, 10]]])
-        targets = token_targets(Split(np.zeros((1, 40, 168)), np.array([10]), np.array([[7, 3]]), boxes), grid,
-                                (height, width), (row_step, col_step)).reshape(*grid, 10)
-        assert targets[1, 2, 7] == 1 and targets[..., 7].sum() == 1, stem
-        assert targets[1, 5, 3] == targets[1, 6, 3] == 0.5 and targets[..., 3].sum() == 1, stem
