@@ -34,6 +34,7 @@ def deskew(crops: np.ndarray) -> np.ndarray:
 class ClassicCV(Approach):
     name = "classic_cv"
     summary = "segmentation + PCA/RBF-SVM digit classifier trained on single MNIST digits (scikit-learn)"
+    epochs = None               # one SVM fit on train_digits digits
 
     def __init__(self, train_digits=50000, components=50, C=10.0):
         self.train_digits = train_digits

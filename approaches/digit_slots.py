@@ -68,7 +68,7 @@ class DigitSlots(TorchApproach, Approach):
     name = "slot_cnn_sum_only"
     summary = "segment into digit crops, CNN per crop, exact sum distribution; learned from sums only"
     channels_last = False        # crops are (B, slots, 28, 28); the digit CNN sets channels_last itself
-    default_budget = 300
+    epochs = 24
 
     def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
                  batch_size=64, max_epochs=60, ema=0.999):

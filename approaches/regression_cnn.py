@@ -11,7 +11,7 @@ from bench.train import TorchApproach, TrainConfig, train_model
 class RegressionCNN(SumHead, TorchApproach, Approach):
     name = "regression_cnn"
     summary = "original report 2a: 2 conv layers + linear -> sum, MSE regression, Adam"
-    default_budget = 60
+    epochs = 6
 
     def __init__(self, channels=(16, 32), lr=1e-3, batch_size=64):
         self.channels = tuple(channels)

@@ -144,6 +144,7 @@ class TesseractOCR(Approach):
 class TunedTesseractOCR(TesseractOCR):
     """The tuned variant learns nothing, but chooses its page segmentation mode and stroke thickening on
     the validation split (its fit)."""
+    epochs = None
 
     def fit(self, train, val, budget):
         if self.psm is not None:

@@ -14,13 +14,13 @@ it is. Each digit gets 10 logits:
 
 Pre-training, by what exists on the machine (the row's `init` note says which was used): local timm
 weights (DIGITSUM_VIT_WEIGHTS, bench.blocks.vit), or the same ViT pre-trained here on single MNIST-train
-digits cropped as the images' digits are, for a share of the budget. ViTs train in float32.
+digits cropped as the images' digits are (pretrain_epochs; in equal-time mode a share of the budget).
+ViTs train in float32.
 """
 import torch
 from torch import nn
 
 from bench import Approach, register
-from bench.approach import Budget
 from bench.blocks.augment import random_affine
 from bench.blocks.segmentation import slot_crops
 from bench.blocks.sums import sum_distribution
@@ -63,15 +63,16 @@ class DigitTokenViT(nn.Module):
 class DigitViT(TorchApproach, Approach):
     name = "vit_finetune"
     summary = "small ViT over the tokens of the segmented digits, pre-trained on MNIST digits, MSE regression on sums"
-    default_budget = 90
     channels_last = False       # token models gain nothing from it
 
-    def __init__(self, init="pretrained", head="regression", pretrain_share=0.6, lr=1e-3, batch_size=128,
-                 width=64, depth=4, heads=4):
+    def __init__(self, init="pretrained", head="regression", epochs=2, pretrain_epochs=5, pretrain_share=0.6,
+                 lr=1e-3, batch_size=128, width=64, depth=4, heads=4):
         assert init in ("pretrained", "scratch") and head in ("regression", "classification")
         self.init = init
         self.head = head
-        self.pretrain_share = pretrain_share     # of the budget, where no timm weights are given
+        self.epochs = epochs                     # of fine-tuning on sums
+        self.pretrain_epochs = pretrain_epochs   # on single MNIST digits, where no timm weights are given
+        self.pretrain_share = pretrain_share     # of the budget instead, in equal-time mode (--budget)
         self.lr = lr
         self.batch_size = batch_size
         self.width, self.depth, self.heads = width, depth, heads
@@ -115,7 +116,8 @@ class DigitViT(TorchApproach, Approach):
         encoder = DigitTokenViT(self.build_model().vit, "digits")
         self.pretrain_history, self.notes["init"] = pretrain_digit_reader(
             encoder, torch.from_numpy(slot_crops(images, (1, 1))), torch.from_numpy(labels),
-            lambda out: out[:, 0], budget, budget.seconds * self.pretrain_share, lr=self.lr, augment=self.augment,
+            lambda out: out[:, 0], budget.part(self.pretrain_epochs, self.pretrain_share), lr=self.lr,
+            augment=self.augment,
             device=self.device, seed=self.seed, label=f"{self.name} pre-training on MNIST digits")
         self.pretrain_encoder = encoder
         return DigitTokenViT(encoder.vit, self.combine())      # the same ViT, its digit logits as they are
@@ -129,7 +131,7 @@ class DigitViT(TorchApproach, Approach):
         self.history = train_model(
             self.model, train_x, torch.as_tensor(train.sums), val_x, val.sums, loss_fn=self.loss,
             to_sums=self.outputs_to_sums,
-            budget=Budget(budget.remaining(), quick=budget.quick, progress=budget.progress),
+            budget=budget.part(budget.epochs, 1.0),
             device=self.device, seed=self.seed, label=self.name,
             config=TrainConfig(lr=self.lr, batch_size=self.batch_size, patience=15, channels_last=False, bf16=False,
                                augment=self.augment))
@@ -153,5 +155,5 @@ register(DigitViT)
 register(DigitViT, name="vit_finetune_cls", head="classification",
          summary="small ViT over the tokens of the segmented digits, pre-trained, 37-way head "
                  "(the exact sum distribution)")
-register(DigitViT, name="vit_scratch", init="scratch",
+register(DigitViT, name="vit_scratch", init="scratch", epochs=4,
          summary="small ViT over the tokens of the segmented digits from random initialisation, MSE regression")

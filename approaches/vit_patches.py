@@ -5,14 +5,14 @@ Here timm's VisionTransformer (width 64, 4 blocks, 4 heads, no class token) read
 5x21 = 105 tokens of 8x8 pixels; a linear regression head on the mean of the tokens gives the sum.
 Pre-training, by what exists on the machine (the row's `init` note says which was used): local timm
 weights (DIGITSUM_VIT_WEIGHTS, bench.blocks.vit), or the same ViT pre-trained here on single MNIST-train
-digits centred on 32x32 (4x4 tokens) for a share of the budget, its position embedding then resampled to
-the 5x21 grid. ViTs train in float32 (bf16 autocast does not pay for them; docs/benchmarks.md).
+digits centred on 32x32 (4x4 tokens; pretrain_epochs, or a share of an equal-time budget), its
+position embedding then resampled to the 5x21 grid. ViTs train in float32 (bf16 autocast does not pay
+for them; docs/benchmarks.md).
 """
 import numpy as np
 import torch
 
 from bench import Approach, register
-from bench.approach import Budget
 from bench.blocks.sums import SumHead
 from bench.blocks.vit import build_vit, local_weights, pretrain_digit_reader, small_vit, vit_requirements
 from bench.data import load_mnist
@@ -32,15 +32,16 @@ def adapt_to_grid(state: dict, model: torch.nn.Module) -> dict:
 class ViTPatches(SumHead, TorchApproach, Approach):
     name = "vit_patches"
     summary = "original report 2d: small ViT over 8x8-pixel patches of the whole image, pre-trained, MSE regression"
-    default_budget = 30
     channels_last = False       # token models gain nothing from it
 
-    def __init__(self, init="pretrained", head="regression", pretrain_share=0.3, lr=1e-3, batch_size=128,
-                 width=64, depth=4, heads=4):
+    def __init__(self, init="pretrained", head="regression", epochs=1, pretrain_epochs=2, pretrain_share=0.3,
+                 lr=1e-3, batch_size=128, width=64, depth=4, heads=4):
         assert init in ("pretrained", "scratch") and head in ("regression", "classification")
         self.init = init
         self.head = head
-        self.pretrain_share = pretrain_share     # of the budget, where no timm weights are given
+        self.epochs = epochs                     # of fine-tuning on sums
+        self.pretrain_epochs = pretrain_epochs   # on single MNIST digits, where no timm weights are given
+        self.pretrain_share = pretrain_share     # of the budget instead, in equal-time mode (--budget)
         self.lr = lr
         self.batch_size = batch_size
         self.width, self.depth, self.heads = width, depth, heads
@@ -65,9 +66,9 @@ class ViTPatches(SumHead, TorchApproach, Approach):
         digits = torch.from_numpy(np.pad(images, ((0, 0), (2, 2), (2, 2)))).unsqueeze(1)     # centred on 32x32
         encoder = small_vit((32, 32), 10, self.width, self.depth, self.heads, PATCH)
         self.pretrain_history, note = pretrain_digit_reader(
-            encoder, digits, torch.from_numpy(labels), lambda out: out, budget, budget.seconds * self.pretrain_share,
-            lr=self.lr, augment=None, device=self.device, seed=self.seed,
-            label=f"{self.name} pre-training on MNIST digits")
+            encoder, digits, torch.from_numpy(labels), lambda out: out,
+            budget.part(self.pretrain_epochs, self.pretrain_share), lr=self.lr, augment=None, device=self.device,
+            seed=self.seed, label=f"{self.name} pre-training on MNIST digits")
         self.notes["init"] = note + ", position embedding resampled 4x4 -> 5x21"
         self.pretrain_encoder = encoder
         model = self.build_model()
@@ -84,7 +85,7 @@ class ViTPatches(SumHead, TorchApproach, Approach):
         self.history = train_model(
             self.model, train_x, torch.as_tensor(train.sums), val_x, val.sums, loss_fn=self.loss,
             to_sums=self.outputs_to_sums,
-            budget=Budget(budget.remaining(), quick=budget.quick, progress=budget.progress),
+            budget=budget.part(budget.epochs, 1.0),
             device=self.device, seed=self.seed, label=self.name,
             config=TrainConfig(lr=self.lr, batch_size=self.batch_size, patience=15, channels_last=False, bf16=False))
 

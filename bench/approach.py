@@ -27,17 +27,21 @@ from typing import Callable
 
 import numpy as np
 
-DEFAULT_BUDGET = 150.0   # training seconds for an approach that states no default_budget of its own
-QUICK_BUDGET = 6.0       # training seconds of every approach under --quick
+DEFAULT_EPOCHS = 10      # training epochs of an approach that states no `epochs` of its own
+QUICK_EPOCHS = 2         # at most this many epochs under --quick (which also uses small data)
 
 
-def effective_budget(cls, budget: float | None, quick: bool) -> float:
-    """--budget when given; else QUICK_BUDGET under --quick; else the approach's default_budget."""
-    if budget is not None:
-        return float(budget)
-    if quick:
-        return QUICK_BUDGET
-    return float(getattr(cls, "default_budget", None) or DEFAULT_BUDGET)
+def budget_for(approach, seconds: float | None, quick: bool, progress=None) -> "Budget":
+    """The approach's budget: `seconds` of wall time for every approach when given (--budget, equal-time
+    mode); else work, the same on every machine: its `epochs` (at most QUICK_EPOCHS under --quick), or
+    the fixed work of its configuration where it trains in no epochs (epochs = None)."""
+    progress = progress or (lambda *a, **k: None)
+    if seconds is not None:
+        return Budget(seconds=float(seconds), quick=quick, progress=progress)
+    epochs = getattr(approach, "epochs", DEFAULT_EPOCHS)
+    if epochs is None:
+        return Budget(quick=quick, progress=progress)
+    return Budget(epochs=min(int(epochs), QUICK_EPOCHS) if quick else int(epochs), quick=quick, progress=progress)
 
 
 class PluginError(Exception):
@@ -71,20 +75,43 @@ def need_file(path, what: str, fix: str) -> Requirement:
 
 @dataclass
 class Budget:
-    """What fit() may spend, and where it reports progress."""
-    seconds: float
+    """What fit() may spend, and where it reports progress. Work: `epochs` of training (every training
+    decision follows epochs and steps, so a run does the same on any machine), or neither epochs nor
+    seconds for an approach whose configuration fixes its work. Or, in equal-time mode, `seconds` of wall
+    time (the clock ends training: what it reaches depends on the machine)."""
+    epochs: int | None = None
+    seconds: float | None = None
     quick: bool = False
     progress: Callable[..., None] = lambda *a, **k: None   # progress(description, completed, total, **info)
     started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self):
+        if self.epochs is not None and self.seconds is not None:
+            raise ValueError("a Budget has epochs (work) or seconds (equal time), not both")
+
+    @property
+    def kind(self) -> str:
+        return "seconds" if self.seconds is not None else "work"
+
+    def describe(self) -> str:
+        if self.seconds is not None:
+            return f"{self.seconds:g} s"
+        if self.epochs is None:
+            return "fixed"
+        return f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def remaining(self) -> float:
-        return max(0.0, self.seconds - self.elapsed())
+        """Seconds left in equal-time mode (inf in work mode: the clock decides nothing there)."""
+        return float("inf") if self.seconds is None else max(0.0, self.seconds - self.elapsed())
 
-    def expired(self) -> bool:
-        return self.elapsed() >= self.seconds
+    def part(self, epochs: int, share: float) -> "Budget":
+        """A budget for one stage of fit: `epochs` in work mode, `share` of what remains in equal-time mode."""
+        if self.seconds is None:
+            return Budget(epochs=epochs, quick=self.quick, progress=self.progress)
+        return Budget(seconds=self.remaining() * share, quick=self.quick, progress=self.progress)
 
 
 class Approach:
@@ -93,7 +120,9 @@ class Approach:
     Everything else is optional."""
     name: str = ""
     summary: str = ""
-    default_budget: float | None = None   # training seconds when --budget is not given (None: DEFAULT_BUDGET)
+    epochs: int | None = DEFAULT_EPOCHS  # training work when --budget is not given; a class attribute, or a
+                                         # constructor argument where variants differ; None: fit trains in no
+                                         # epochs (its configuration fixes its work)
     # Set by Entry.create before fit/predict (plain attributes, so approaches never need to accept them):
     device: str = "cpu"      # "cpu" or "cuda"
     seed: int = 0
@@ -105,7 +134,8 @@ class Approach:
         return []
 
     def fit(self, train, val, budget: Budget) -> None:
-        """Learn from the train split, select on the val split, within budget.seconds. Optional."""
+        """Learn from the train split, select on the val split, within the budget (budget.epochs of
+        work, or budget.seconds in equal-time mode). Optional."""
 
     def predict_sum(self, image: np.ndarray) -> float:
         return float(self.predict_batch(np.asarray(image)[None])[0])

@@ -1,5 +1,6 @@
 """The checkpoint cache: a trained approach's state, keyed by everything that decides it (the approach's
-name and constructor arguments, the data, the budget, the device and a hash of the code that trains it),
+name and constructor arguments, the data, the budget, the training seed, the device and a hash of the code
+that trains it),
 loaded with weights_only=True. A damaged checkpoint is retrained with a warning; a lock lets two runs
 train one key once."""
 from __future__ import annotations
@@ -27,9 +28,10 @@ def code_version(entry) -> str:
     return h.hexdigest()[:12]
 
 
-def checkpoint_path(cache_dir: Path, entry, dataset_hash: str, budget: float, device: str) -> Path:
+def checkpoint_path(cache_dir: Path, entry, dataset_hash: str, budget: str, seed: int, device: str) -> Path:
+    """The checkpoint's file; `budget` as Budget.describe() says it ("20 epochs", "300 s")."""
     key = json.dumps({"name": entry.name, "kwargs": entry.kwargs, "data": dataset_hash, "budget": budget,
-                      "code": code_version(entry), "device": device}, sort_keys=True, default=str)
+                      "seed": seed, "code": code_version(entry), "device": device}, sort_keys=True, default=str)
     return Path(cache_dir) / f"{entry.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import shlex
 import sys
 from pathlib import Path
 
-from bench.approach import DEFAULT_BUDGET, QUICK_BUDGET
+from bench.approach import DEFAULT_EPOCHS, QUICK_EPOCHS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,15 +21,19 @@ def parse_args(argv):
     p.add_argument("--list", action="store_true", help="list the approaches and whether their requirements are met")
     p.add_argument("--plugins", action="append", default=[], metavar="DIR",
                    help="also load the plugin files (*.py) of this folder; may be given more than once")
-    p.add_argument("--quick", action="store_true", help="small data and short budgets: every approach end to end "
-                   "in a few minutes")
-    p.add_argument("--budget", type=float, default=None,
-                   help=f"training seconds for every approach (default: each approach's own default_budget, else "
-                   f"{DEFAULT_BUDGET:g}; {QUICK_BUDGET:g} with --quick)")
+    p.add_argument("--quick", action="store_true", help=f"small data and at most {QUICK_EPOCHS} training epochs: "
+                   "every approach end to end in a few minutes")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="equal-time mode: every approach trains for this many seconds (what it reaches then depends "
+                   "on the machine). Default: each approach's own work, in epochs "
+                   f"({DEFAULT_EPOCHS} if it states none)")
+    p.add_argument("--seeds", default=None, metavar="LIST",
+                   help="training seeds, e.g. 0,1,2 or 0-4: each approach is trained and evaluated once per seed on "
+                   "the same data; the table gives mean ± sd (default: 0)")
     p.add_argument("--data", help="a folder in the original format (data0.npy, lab0.npy, ...), split 80/10/10")
     p.add_argument("--test-data", help="evaluate on this folder (original format) instead of the test split")
     p.add_argument("--digits", default="4", help="digits per composed image: a number or a range such as 1-5")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="data seed: the composed images and the split (default 0)")
     p.add_argument("--out", default=str(ROOT / "results"), help="results folder (default results/)")
     p.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and train again")
     p.add_argument("--timeout", type=float, default=None,
@@ -80,6 +85,24 @@ class UsageError(Exception):
     pass
 
 
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-4' (or both, '0-2,7') -> the seeds in the order given; a bad list is a UsageError."""
+    seeds = []
+    for part in str(text).split(","):
+        part = part.strip()
+        bounds = part.split("-") if part else []
+        if not 1 <= len(bounds) <= 2 or not all(b.strip().isdigit() for b in bounds):
+            raise UsageError(f"--seeds takes seeds of 0 or more, such as 0,1,2 or 0-4; not {text!r}")
+        lo, hi = int(bounds[0]), int(bounds[-1])
+        if hi < lo:
+            raise UsageError(f"--seeds: the range {part!r} runs backwards")
+        seeds += range(lo, hi + 1)
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise UsageError(f"--seeds: seed {', '.join(map(str, repeated))} given twice in {text!r}")
+    return seeds
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     console = _console()
@@ -90,6 +113,11 @@ def main(argv=None) -> int:
     from bench.predict import PredictError
     try:
         check_plugin_dirs(args.plugins)
+        if args.resume and args.seeds is not None:
+            raise UsageError("--resume finishes a run with its own seeds; drop --seeds")
+        args.seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
+        if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
+            raise UsageError(f"--budget takes a number of seconds above 0, not {args.budget:g}")
         if args.list:
             return list_approaches(console, args.plugins)
         if args.compare:
@@ -113,10 +141,12 @@ def predict(args, console) -> int:
     from bench.util import tune_cpu
     if len(args.predict) < 2:
         raise PredictError("--predict needs an approach and at least one image file")
+    if len(args.seeds) != 1:
+        raise UsageError("--predict uses one trained model: give one training seed (--seeds N)")
     tune_cpu(args.threads)
     dataset = load_dataset(data_spec(args.data, None, args.digits, args.seed, args.quick))
     return predict_files(args.predict[0], args.predict[1:], dataset, args.budget, args.quick,
-                         pick_device(args.device), console, args.plugins)
+                         pick_device(args.device), console, args.plugins, seed=args.seeds[0])
 
 
 class Display:
@@ -127,26 +157,26 @@ class Display:
         self.overall = progress.add_task("approaches", total=total, completed=done, info="")
         self.task = None
 
-    def job(self, name: str):
+    def job(self, label: str):
         if self.task is not None:
             self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(f"{name}: starting", total=None, info="")
+        self.task = self.progress.add_task(f"{label}: starting", total=None, info="")
 
         def update(desc, completed, total, info):
-            self.progress.update(self.task, description=f"{name}: {desc}", completed=completed, total=total,
+            self.progress.update(self.task, description=f"{label}: {desc}", completed=completed, total=total,
                                  info=" ".join(f"{k} {v}" for k, v in info.items()))
         return update
 
     def warn(self, text: str) -> None:
         self.progress.console.print(f"[yellow]{text}[/yellow]")
 
-    def finished(self, row: dict) -> None:
+    def finished(self, label: str, row: dict) -> None:
         from bench.table import fmt
         if self.task is not None:
             self.progress.remove_task(self.task)
             self.task = None
         line = fmt(row, "accuracy", "pct") or row.get("reason", "")[:120]
-        self.progress.console.print(f"  {row['name']}: {row['status']} {line}")
+        self.progress.console.print(f"  {label}: {row['status']} {line}")
         self.progress.advance(self.overall)
 
 
@@ -155,7 +185,7 @@ def run(args, console) -> int:
 
     from bench.data import DATA_DIR, data_spec, load_dataset
     from bench.discovery import discover
-    from bench.runner import Run, load_json, pick_device, run_all, run_metadata
+    from bench.runner import Run, load_json, pick_device, run_all, run_metadata, seeds_of
     from bench.table import console_table
     from bench.util import atomic_write_json, tune_cpu
 
@@ -171,7 +201,7 @@ def run(args, console) -> int:
         spec = job_defaults["data"]
     else:
         spec = data_spec(args.data, args.test_data, args.digits, args.seed, args.quick)
-        job_defaults = {"data": spec, "seed": args.seed, "threads": args.threads, "device": pick_device(args.device),
+        job_defaults = {"data": spec, "seeds": args.seeds, "threads": args.threads, "device": pick_device(args.device),
                         "budget": args.budget, "quick": args.quick, "retrain": args.retrain,
                         "latency_calls": args.latency_calls or (30 if args.quick else 200),
                         "memory_limit_mb": args.memory_limit, "cache": str(DATA_DIR / "checkpoints")}
@@ -207,11 +237,13 @@ def run(args, console) -> int:
         command = " ".join([program, *(shlex.quote(a) for a in sys.argv[1:])])
         meta = run_metadata(command, dataset, job_defaults, run_id)
         meta.update(job=job_defaults, selected=selected_names, timeout=timeout, plugins=plugin_dirs)
-    run = Run(run_dir, meta, dataset)
-    run.load_finished(selected_names)                  # rows already finished (a resumed run) are kept
-    budget_text = "per approach" if job_defaults["budget"] is None and not job_defaults["quick"] else \
-        f"{job_defaults['budget'] or QUICK_BUDGET:g} s each"
-    console.print(f"run {meta['run_id']}: {len(selected_names)} approaches on {dataset.source} data "
+    run = Run(run_dir, meta, dataset, seeds=job_defaults["seeds"])
+    run.load_finished(selected_names)                  # jobs already finished (a resumed run) are kept
+    budget_text = f"{job_defaults['budget']:g} s each (equal-time mode)" if job_defaults["budget"] is not None else \
+        "each approach's own epochs" + (f", at most {QUICK_EPOCHS}" if job_defaults["quick"] else "")
+    seeds = job_defaults["seeds"]
+    console.print(f"run {meta['run_id']}: {len(selected_names)} approaches x {len(seeds)} training seed"
+                  f"{'s' if len(seeds) > 1 else ''} ({','.join(map(str, seeds))}) on {dataset.source} data "
                   f"({len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)}), training budget {budget_text}, "
                   f"device {job_defaults['device']}, results in {run_dir}")
 
@@ -220,9 +252,10 @@ def run(args, console) -> int:
         atomic_write_json(run_dir / "test_sums.json", [int(v) for v in dataset.test.sums])
     with Progress(*columns, console=console, transient=True) as progress:
         run_all(run, selected_names, registry, broken_by_name, job_defaults, timeout,
-                Display(progress, len(selected_names), len(run.rows)))
+                Display(progress, sum(len(seeds_of(registry.get(n), seeds)) for n in selected_names),
+                        sum(run.done(n, s) for n in selected_names for s in seeds_of(registry.get(n), seeds))))
     plots = run.write_report()
-    console.print(console_table(list(run.rows.values()), f"digitsum-bench {meta['run_id']}"))
+    console.print(console_table(run.compared_rows(), f"digitsum-bench {meta['run_id']}"))
     console.print(f"results: {run_dir / 'results.md'} (also .json, .csv), {len(plots)} plots and "
                   f"{run_dir / 'report.html'}; latest: {out / 'latest'}")
     return 0

@@ -97,7 +97,7 @@ def fit_or_load(entry, approach, dataset, job, budget, progress, warn) -> dict:
     """Trains the approach, or loads the checkpoint a run with the same key saved; what that cost."""
     from bench.checkpoints import checkpoint_path, load_checkpoint, locked, save_checkpoint
     from bench.data import DATA_DIR
-    path = checkpoint_path(job["cache"], entry, dataset.hash, budget.seconds, job["device"])
+    path = checkpoint_path(job["cache"], entry, dataset.hash, budget.describe(), job["seed"], job["device"])
     with locked(path):
         cached = None if job["retrain"] or not entry.cls.implements("get_state") else \
             load_checkpoint(path, approach, warn)
@@ -124,13 +124,16 @@ def fit_or_load(entry, approach, dataset, job, budget, progress, warn) -> dict:
 
 def evaluate(job: dict, progress, warn, stage: Stage) -> dict:
     """The raw result of one approach on the job's data: status, predictions, timings."""
-    from bench.approach import Budget, effective_budget
+    import torch
+
+    from bench.approach import budget_for
     from bench.data import load_dataset
     from bench.discovery import load_entry
     from bench.timing import latency_percentiles, peak_memory_mb
 
     seed_everything(job["seed"])
     tune_cpu(job["threads"])
+    torch.use_deterministic_algorithms(True, warn_only=True)     # the same seed, the same model and answers
     stage.now = "loading plugin"
     entry = load_entry(job["name"], job["origin"])
     stage.now = "constructing"
@@ -141,12 +144,12 @@ def evaluate(job: dict, progress, warn, stage: Stage) -> dict:
     stage.now = "loading data"
     dataset = load_dataset(job["data"])
 
-    seconds = effective_budget(entry.cls, job["budget"], job["quick"])
-    result = {"status": "ok", "trained": False, "fit_seconds": 0.0, "history": [], "budget": seconds}
+    result = {"status": "ok", "trained": False, "fit_seconds": 0.0, "history": []}
     if entry.cls.implements("fit"):
         stage.now = "fit"
-        result.update(fit_or_load(entry, approach, dataset, job, Budget(seconds, quick=job["quick"], progress=progress),
-                                  progress, warn))
+        budget = budget_for(approach, job["budget"], job["quick"], progress)
+        result.update(budget_kind=budget.kind, work=budget.describe())
+        result.update(fit_or_load(entry, approach, dataset, job, budget, progress, warn))
 
     test_pred, test_seconds, test_digits, test_confidence = predict_split(
         approach, dataset.test.images, progress, "predicting test", details=True, stage=stage)
@@ -160,7 +163,7 @@ def evaluate(job: dict, progress, warn, stage: Stage) -> dict:
         val_pred = predict_split(approach, dataset.val.images, progress, "predicting val", stage=stage)[0]
         result["val_pred"] = val_pred.tolist()
         sample_size = TRAIN_SAMPLE // 10 if job["quick"] else TRAIN_SAMPLE
-        sample = np.sort(np.random.default_rng(job["seed"]).permutation(len(dataset.train))[:sample_size])
+        sample = np.sort(np.random.default_rng(job["data"]["seed"]).permutation(len(dataset.train))[:sample_size])
         train_pred = predict_split(approach, dataset.train.images[sample], progress, "predicting train sample",
                                    stage=stage)[0]
         result["train_index"], result["train_pred"] = sample.tolist(), train_pred.tolist()

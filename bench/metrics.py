@@ -80,3 +80,27 @@ def mcnemar_exact(correct_a, correct_b) -> float:
     k = min(only_a, only_b)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
     return float(min(1.0, 2 * tail))
+
+
+def paired_t_p(a, b) -> float:
+    """Two-sided p-value of a paired t-test of a against b (a[i] and b[i] measured alike, e.g. with the
+    same training seed on the same test images). Identical pairs give 1.0; a constant nonzero difference 0.0."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    if len(d) < 2:
+        return float("nan")
+    if np.allclose(d, d[0]):
+        return 1.0 if abs(d[0]) < 1e-12 else 0.0
+    from scipy import stats
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
+def welch_t_p(a, b) -> float:
+    """Two-sided p-value of Welch's t-test: are the means of a and b (e.g. accuracies over training seeds
+    of two runs) different, without assuming equal spreads."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    if np.allclose(a, a[0]) and np.allclose(b, b[0]):
+        return 1.0 if abs(a[0] - b[0]) < 1e-12 else 0.0
+    from scipy import stats
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)

@@ -12,7 +12,8 @@ from bench import metrics
 from bench.util import atomic_write_bytes
 
 PLOTS = {  # file name -> caption
-    "accuracy_latency.png": "Exact-sum accuracy (95% interval) against single-image latency (p50, log scale)",
+    "accuracy_latency.png": "Exact-sum accuracy (± sd over training seeds, or the 95% interval with one seed) "
+                            "against single-image latency (p50, log scale)",
     "accuracy_by_sum.png": "Exact-sum accuracy by true sum, for every approach",
     "confusion.png": "Predicted against true sum for the two most accurate approaches",
     "failures.png": "Test images the most accurate approach got wrong (predicted / true sum)",
@@ -58,7 +59,10 @@ def accuracy_latency(rows, path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(8, 5))
     for i, r in enumerate(rows):
         acc = 100 * r["accuracy"]
-        lo, hi = (100 * v for v in r.get("accuracy_ci") or (r["accuracy"], r["accuracy"]))
+        if r.get("accuracy_sd") is not None:          # several training seeds: the spread over them
+            lo, hi = acc - 100 * r["accuracy_sd"], acc + 100 * r["accuracy_sd"]
+        else:                                          # one seed: the 95% interval over test images
+            lo, hi = (100 * v for v in r.get("accuracy_ci") or (r["accuracy"], r["accuracy"]))
         ax.errorbar(r["latency_ms_p50"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt="o", capsize=3,
                     color=plt.cm.tab20(i % 20))
         ax.annotate(r["name"], (r["latency_ms_p50"], acc), textcoords="offset points", fontsize=8,

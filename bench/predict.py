@@ -11,9 +11,10 @@ class PredictError(Exception):
     """Why --predict cannot run at all (one line)."""
 
 
-def load_trained(name: str, dataset, budget: float | None, quick: bool, device: str, warn, plugin_dirs=()):
-    """The approach, ready to predict: its cached checkpoint loaded when it trains."""
-    from bench.approach import effective_budget
+def load_trained(name: str, dataset, budget: float | None, quick: bool, device: str, warn, plugin_dirs=(),
+                 seed: int = 0):
+    """The approach, ready to predict: the checkpoint of training seed `seed` loaded when it trains."""
+    from bench.approach import budget_for
     from bench.checkpoints import checkpoint_path, load_checkpoint
     from bench.data import DATA_DIR
     from bench.discovery import discover
@@ -25,13 +26,13 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
     if name not in registry:
         raise PredictError(f"unknown approach {name!r}; known: {', '.join(sorted(registry))}")
     entry = registry[name]
-    approach = entry.create(device=device, seed=0, digit_range=dataset.digits)
+    approach = entry.create(device=device, seed=seed, digit_range=dataset.digits)
     unmet = [str(r) for r in approach.requirements() if not r.ok]
     if unmet:
         raise PredictError(f"{name}: " + "; ".join(unmet))
     if entry.cls.implements("fit"):
-        seconds = effective_budget(entry.cls, budget, quick)
-        path = checkpoint_path(DATA_DIR / "checkpoints", entry, dataset.hash, seconds, device)
+        work = budget_for(approach, budget, quick).describe()
+        path = checkpoint_path(DATA_DIR / "checkpoints", entry, dataset.hash, work, seed, device)
         train_hint = (f"train it first: python run_bench.py --approaches {name}"
                       + (" --quick" if quick else "") + (f" --budget {budget:g}" if budget is not None else "")
                       + " (with the same data options)")
@@ -43,10 +44,12 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
     return approach
 
 
-def predict_files(name: str, files: list[str], dataset, budget, quick, device, console, plugin_dirs=()) -> int:
+def predict_files(name: str, files: list[str], dataset, budget, quick, device, console, plugin_dirs=(),
+                  seed: int = 0) -> int:
     """Prints one line per file; returns 0 when every file was read, 1 when some could not be."""
     approach = load_trained(name, dataset, budget, quick, device,
-                            warn=lambda text: console.print(f"[yellow]{text}[/yellow]"), plugin_dirs=plugin_dirs)
+                            warn=lambda text: console.print(f"[yellow]{text}[/yellow]"), plugin_dirs=plugin_dirs,
+                            seed=seed)
     size = tuple(dataset.train.images.shape[1:])
     images, readable, failures = [], [], 0
     for f in files:

@@ -38,7 +38,7 @@ def write_tables(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: 
           f"Data: {d['source']} ({d['hash']}), digits {d['digits'][0]}–{d['digits'][1]}, "
           f"train/val/test {d['train']}/{d['val']}/{d['test']}  ",
           f"Machine: {meta['cpu']}, {meta['threads']} threads, device {meta['device']}; "
-          f"training budget: {meta['budget_seconds']}; seed {meta['seed']}; commit {meta['git_commit']}", "",
+          f"training: {budget_text(meta)}; commit {meta['git_commit']}", "",
           markdown_table(rows), ""]
     if plots:
         md += ["## Plots", "", "All of them, with the table and the metadata, in one page: "
@@ -47,6 +47,18 @@ def write_tables(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: 
     atomic_write_text(run_dir / "results.md", "\n".join(md))
     if latest:
         _point_latest(run_dir)
+
+
+def budget_text(meta: dict) -> str:
+    """How the run's approaches trained, in words (also for runs written before budgets were work)."""
+    if meta.get("budget_kind") == "work":
+        kind = "each approach's own epochs"
+    elif meta.get("budget_kind") == "seconds":
+        kind = f"{meta['budget_seconds']:g} s each (equal-time mode)"
+    else:                                       # a run from before work budgets: seconds throughout
+        kind = f"seconds, {meta.get('budget_seconds')}"
+    seeds = meta.get("seeds", [meta.get("seed", 0)])
+    return f"{kind}, training seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
 
 
 def write_report(run_dir: Path, meta: dict, rows: list[dict], predictions: dict, histories: dict, test=None,
@@ -84,6 +96,8 @@ def redraw(run_dir: Path) -> list[str]:
             saved = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        if "per_seed" in saved:                  # the first training seed's
+            saved = saved["per_seed"][min(saved["per_seed"], key=int)]
         predictions[path.stem] = (saved.get("predictions") or {}).get("test_pred")
         histories[path.stem] = saved.get("history") or []
     try:

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from bench import metrics, report
-from bench.approach import effective_budget
 from bench.sandbox import run_isolated
 from bench.util import atomic_write_json
 
@@ -99,87 +98,150 @@ def row_from_result(entry, result: dict, dataset) -> dict:
         correct = metrics.exact_correct(result["test_pred"], dataset.test.sums)
         row["ece"] = metrics.expected_calibration_error(result["test_confidence"], correct)
     for key in ("latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "latency_calls", "throughput",
-                "fit_seconds", "budget", "trained", "params", "peak_memory_mb", "checkpoint"):
+                "fit_seconds", "budget_kind", "work", "trained", "params", "peak_memory_mb", "checkpoint"):
         row[key] = result.get(key)
+    return row
+
+
+AVERAGED = ("accuracy", "val_accuracy", "train_accuracy", "mae", "rmse", "within1", "digit_accuracy",
+            "count_mismatch", "empty_reads", "ece", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99",
+            "throughput", "fit_seconds", "peak_memory_mb", "wall_seconds")
+
+
+def combine_seeds(per_seed: dict[int, dict]) -> dict:
+    """One approach's row over its training seeds: the metrics' means over the seeds that ran (accuracy
+    also as its sample sd and per seed, in the order of `seeds`), the per-seed rows kept under `per_seed`."""
+    seeds = sorted(per_seed)
+    ok = [per_seed[s] for s in seeds if per_seed[s]["status"] == "ok"]
+    row = {k: v for k, v in (ok[0] if ok else per_seed[seeds[0]]).items()}
+    row.update(seeds=seeds, accuracy_per_seed=[per_seed[s].get("accuracy") for s in seeds], accuracy_sd=None)
+    if len(seeds) == 1:
+        return row
+    row["notes"] = dict(row.get("notes") or {})
+    failed = {s: per_seed[s].get("reason", "") for s in seeds if per_seed[s]["status"] != "ok"}
+    if failed and ok:
+        row["notes"]["failed_seeds"] = failed
+    for key in AVERAGED:
+        values = [r[key] for r in ok if isinstance(r.get(key), (int, float))]
+        row[key] = float(np.mean(values)) if values else None
+    accuracies = [r["accuracy"] for r in ok]
+    row["accuracy_sd"] = float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else None
+    row["accuracy_ci"] = None                  # an interval over test images says nothing of the spread over seeds
+    row["per_seed"] = [{k: v for k, v in per_seed[s].items() if k != "per_seed"} for s in seeds]
     return row
 
 
 @dataclass
 class Run:
-    """A run in memory: its folder, metadata, rows and what the plots need (per-image test predictions
-    and training histories, by approach)."""
+    """A run in memory: its folder, metadata and, by approach and training seed, the rows and what the
+    plots and tests need (per-image test predictions, training histories)."""
     run_dir: Path
     meta: dict
     dataset: object
-    rows: dict = field(default_factory=dict)
-    predictions: dict = field(default_factory=dict)
-    histories: dict = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    per_seed: dict = field(default_factory=dict)       # name -> seed -> {"row", "predictions", "history"}
 
     def row_path(self, name: str) -> Path:
         return self.run_dir / "rows" / f"{name}.json"
 
+    def done(self, name: str, seed: int) -> bool:
+        return seed in self.per_seed.get(name, {})
+
     def load_finished(self, names) -> None:
-        """The rows a resumed run already has."""
+        """The (approach, seed) jobs a resumed run already has."""
         for name in names:
             if self.row_path(name).exists():
-                saved = load_json(self.row_path(name))
-                self.predictions[name] = saved.pop("predictions", {}).get("test_pred")
-                self.histories[name] = saved.pop("history", [])
-                self.rows[name] = saved
+                self.per_seed[name] = {int(s): v for s, v in load_json(self.row_path(name))["per_seed"].items()}
 
-    def add(self, row: dict, result: dict) -> None:
-        """Keeps a finished row and writes it (with its per-image predictions) and the tables at once."""
+    @property
+    def rows(self) -> dict[str, dict]:
+        """Each approach's row over the seeds it has finished."""
+        return {name: combine_seeds({s: v["row"] for s, v in by_seed.items()})
+                for name, by_seed in self.per_seed.items()}
+
+    def predictions(self, seed: int | None = None) -> dict[str, list]:
+        """Per approach the test predictions of one training seed (the run's first by default)."""
+        seed = self.seeds[0] if seed is None else seed
+        return {name: (by_seed.get(seed) or next(iter(by_seed.values())))["predictions"].get("test_pred")
+                for name, by_seed in self.per_seed.items()}
+
+    def add(self, row: dict, seed: int, result: dict) -> None:
+        """Keeps a finished (approach, seed) row and writes it, with its per-image predictions, and the tables."""
         name = row["name"]
-        self.rows[name] = row
-        self.predictions[name] = result.get("test_pred")
-        self.histories[name] = result.get("history", [])
-        atomic_write_json(self.row_path(name), {**row, "predictions": {
-            k: result[k] for k in ("test_pred", "test_digits", "test_confidence") if k in result},
-            "history": self.histories[name]})
+        self.per_seed.setdefault(name, {})[seed] = {
+            "row": row, "history": result.get("history", []),
+            "predictions": {k: result[k] for k in ("test_pred", "test_digits", "test_confidence") if k in result}}
+        atomic_write_json(self.row_path(name), {"row": self.rows[name], "per_seed": self.per_seed[name]})
         self.write_tables()
 
+    def compared_rows(self) -> list[dict]:
+        rows = list(self.rows.values())
+        add_p_vs_best(rows, self.per_seed, self.dataset.test.sums)
+        return rows
+
     def write_tables(self) -> None:
-        add_p_vs_best(list(self.rows.values()), self.predictions, self.dataset.test.sums)
-        report.write_tables(self.run_dir, self.meta, list(self.rows.values()))
+        report.write_tables(self.run_dir, self.meta, self.compared_rows())
 
     def write_report(self) -> list[str]:
         """Tables, plots and report.html from what is in memory; returns the plot files drawn."""
-        add_p_vs_best(list(self.rows.values()), self.predictions, self.dataset.test.sums)
-        return report.write_report(self.run_dir, self.meta, list(self.rows.values()), self.predictions,
-                                   self.histories, self.dataset.test)
+        histories = {name: (by_seed.get(self.seeds[0]) or next(iter(by_seed.values())))["history"]
+                     for name, by_seed in self.per_seed.items()}
+        return report.write_report(self.run_dir, self.meta, self.compared_rows(), self.predictions(), histories,
+                                   self.dataset.test)
 
 
-def add_p_vs_best(rows: list[dict], predictions: dict[str, list], true_sums) -> None:
-    """McNemar's exact test of each ok approach against the most accurate one, on the same test images."""
-    ok = [r for r in rows if r["status"] == "ok" and predictions.get(r["name"]) is not None]
+def add_p_vs_best(rows: list[dict], per_seed: dict, true_sums) -> None:
+    """Is each ok approach's accuracy different from the most accurate one's? With one training seed on both
+    sides: McNemar's exact test on their per-image outcomes. With several: a paired t-test over the seeds
+    both ran of the accuracy differences (each difference measured on the same test images), which
+    counts the spread over training runs."""
+    ok = [r for r in rows if r["status"] == "ok" and r.get("accuracy") is not None]
     if not ok:
         return
     best = max(ok, key=lambda r: r["accuracy"])
-    best_correct = metrics.exact_correct(predictions[best["name"]], true_sums)
     for row in ok:
-        row["p_vs_best"] = "best" if row is best else metrics.mcnemar_exact(
-            metrics.exact_correct(predictions[row["name"]], true_sums), best_correct)
+        row["p_test"] = None
+        if row is best:
+            row["p_vs_best"] = "best"
+            continue
+        shared = [s for s in row["seeds"] if s in best["seeds"]
+                  and per_seed[row["name"]][s]["row"]["status"] == per_seed[best["name"]][s]["row"]["status"] == "ok"]
+        if len(shared) >= 2:
+            row["p_vs_best"] = metrics.paired_t_p([per_seed[row["name"]][s]["row"]["accuracy"] for s in shared],
+                                                  [per_seed[best["name"]][s]["row"]["accuracy"] for s in shared])
+            row["p_test"] = f"paired t over {len(shared)} seeds"
+        elif len(row["seeds"]) == len(best["seeds"]) == 1:
+            mine = per_seed[row["name"]][row["seeds"][0]]["predictions"].get("test_pred")
+            theirs = per_seed[best["name"]][best["seeds"][0]]["predictions"].get("test_pred")
+            row["p_vs_best"] = metrics.mcnemar_exact(metrics.exact_correct(mine, true_sums),
+                                                     metrics.exact_correct(theirs, true_sums))
+            row["p_test"] = "McNemar (one seed)"
+        else:
+            row["p_vs_best"] = None
 
 
-def evaluate_one(run: Run, entry, job_defaults: dict, timeout: float | None, progress, warn) -> None:
-    """One approach in its own process; its row joins the run (never raises for the approach's faults)."""
-    job = {**job_defaults, "name": entry.name, "origin": entry.origin,
-           "log": str(run.run_dir / "logs" / f"{entry.name}.log")}
+def evaluate_one(run: Run, entry, seed: int, job_defaults: dict, timeout: float | None, progress, warn) -> None:
+    """One approach and training seed in its own process; its row joins the run (never raises for the
+    approach's faults)."""
+    job = {**job_defaults, "name": entry.name, "origin": entry.origin, "seed": seed,
+           "log": str(run.run_dir / "logs" / (f"{entry.name}.log" if len(run.seeds) == 1 else
+                                               f"{entry.name}-seed{seed}.log"))}
     if timeout is None:
-        timeout = 2 * effective_budget(entry.cls, job["budget"], job["quick"]) + 600
+        timeout = (2 * job["budget"] + 600) if job["budget"] is not None else 600 if job["quick"] else 3600
     warnings = []
 
     def on_warning(text):
         warnings.append(text)
-        warn(f"{entry.name}: {text}")
+        warn(f"{entry.name} (seed {seed}): {text}")
 
     started = time.monotonic()
     result = run_isolated(job, timeout, progress, on_warning)
     row = row_from_result(entry, result, run.dataset)
     if warnings:
         row["notes"]["warnings"] = warnings
+    row["seed"] = seed
     row["wall_seconds"] = round(time.monotonic() - started, 1)
-    run.add(row, result)
+    run.add(row, seed, result)
 
 
 def failed_row(name: str, reason: str) -> dict:
@@ -190,8 +252,10 @@ def run_metadata(args_line: str, dataset, job_defaults: dict, run_id: str) -> di
     return {
         "run_id": run_id, "command": args_line,
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "seed": job_defaults["seed"], "threads": job_defaults["threads"], "device": job_defaults["device"],
-        "budget_seconds": job_defaults["budget"] or "per approach", "quick": job_defaults["quick"],
+        "data_seed": job_defaults["data"]["seed"], "seeds": job_defaults["seeds"],
+        "threads": job_defaults["threads"], "device": job_defaults["device"],
+        "budget_kind": "work" if job_defaults["budget"] is None else "seconds",
+        "budget_seconds": job_defaults["budget"], "quick": job_defaults["quick"],
         "dataset": dataset.describe(), "versions": versions(), "git_commit": git_commit(),
         "cpu": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
         "python_executable": sys.executable,
@@ -202,15 +266,24 @@ def load_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
+def seeds_of(entry, seeds: list[int]) -> list[int]:
+    """The training seeds an approach runs with: all of them if it trains, else the first."""
+    return seeds if entry is not None and entry.cls.implements("fit") else seeds[:1]
+
+
 def run_all(run: Run, names: list[str], registry: dict, broken: dict, job_defaults: dict, timeout: float | None,
             display) -> None:
-    """Every selected approach that the run does not have yet, one after another. `display` shows it:
-    display.job(name) -> a progress callback, display.warn(text), display.finished(row)."""
+    """Every (approach, training seed) job that the run does not have yet, one after another; an approach
+    that does not train has no training seed and runs once. `display` shows it: display.job(label) -> a
+    progress callback, display.warn(text), display.finished(label, row)."""
     for name in names:
-        if name in run.rows:
-            continue
-        if name in broken:
-            run.add(failed_row(name, f"plugin failed to import: {broken[name].error}"), {})
-        else:
-            evaluate_one(run, registry[name], job_defaults, timeout, display.job(name), display.warn)
-        display.finished(run.rows[name])
+        for seed in seeds_of(registry.get(name), run.seeds):
+            if run.done(name, seed):
+                continue
+            label = name if len(run.seeds) == 1 else f"{name} (seed {seed})"
+            if name in broken:
+                row = failed_row(name, f"plugin failed to import: {broken[name].error}")
+                run.add({**row, "seed": seed}, seed, {})
+            else:
+                evaluate_one(run, registry[name], seed, job_defaults, timeout, display.job(label), display.warn)
+            display.finished(label, run.per_seed[name][seed]["row"])

@@ -5,8 +5,9 @@ from __future__ import annotations
 COLUMNS = [  # key, header, format
     ("name", "approach", "{}"),
     ("status", "status", "{}"),
-    ("accuracy", "exact-sum acc", "pct"),
+    ("accuracy", "exact-sum acc", "acc"),
     ("accuracy_ci", "95% CI", "ci"),
+    ("seeds", "seeds", "count"),
     ("val_accuracy", "val acc", "pct"),
     ("train_accuracy", "train acc", "pct"),
     ("reported", "report (train / val)", "{}"),
@@ -15,20 +16,21 @@ COLUMNS = [  # key, header, format
     ("within1", "±1 acc", "pct"),
     ("digit_accuracy", "digit acc", "pct"),
     ("ece", "ECE", "{:.3f}"),
-    ("p_vs_best", "McNemar p vs best", "p"),
+    ("p_vs_best", "p vs best", "p"),
+    ("p_test", "test", "{}"),
     ("latency_ms_p50", "p50 ms", "{:.2f}"),
     ("latency_ms_p95", "p95 ms", "{:.2f}"),
     ("latency_ms_p99", "p99 ms", "{:.2f}"),
     ("throughput", "img/s", "{:,.0f}"),
     ("fit_seconds", "train s", "{:.0f}"),
-    ("budget", "budget s", "{:.0f}"),
+    ("work", "work", "{}"),
     ("params", "params", "{:,}"),
     ("peak_memory_mb", "peak MB", "{:.0f}"),
     ("n", "n", "{}"),
     ("notes", "notes", "notes"),
 ]
 CONSOLE_COLUMNS = ["name", "status", "accuracy", "accuracy_ci", "val_accuracy", "train_accuracy", "reported",
-                   "mae", "digit_accuracy", "p_vs_best", "latency_ms_p50", "throughput", "fit_seconds", "notes"]
+                   "mae", "digit_accuracy", "p_vs_best", "latency_ms_p50", "throughput", "fit_seconds", "work", "notes"]
 
 
 def _reported_text(fig: dict | None) -> str:
@@ -48,6 +50,11 @@ def fmt(row: dict, key: str, style: str) -> str:
         return ""
     if style == "pct":
         return f"{100 * value:.2f}%"
+    if style == "acc":                 # over several training seeds: mean ± sample sd, in points
+        sd = row.get("accuracy_sd")
+        return f"{100 * value:.2f}% ± {100 * sd:.2f}" if sd is not None else f"{100 * value:.2f}%"
+    if style == "count":
+        return str(len(value))
     if style == "ci":
         return f"{100 * value[0]:.1f}–{100 * value[1]:.1f}"
     if style == "p":

@@ -1,7 +1,8 @@
 """The shared torch training loop: mini-batches from in-memory tensors (no DataLoader, no per-sample
-Python), a time budget with a cosine learning rate that ends with it, validation every epoch, early
-stopping on validation accuracy, the best-validation weights restored at the end, progress, seeds,
-channels_last and bf16 autocast on a CPU that has native bf16.
+Python), a budget of epochs (or, in equal-time mode, of seconds) with a cosine learning rate that ends
+with it, validation every epoch, early stopping on validation accuracy, the best-validation weights
+restored at the end, progress, seeds, channels_last and bf16 autocast on a CPU that has native bf16.
+With a budget of epochs nothing depends on the clock: the same seed gives the same model.
 """
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def predict_outputs(model, inputs: torch.Tensor, device: str = "cpu", batch_size
 
 @dataclass
 class TrainConfig:
-    max_epochs: int = 200
+    max_epochs: int = 200              # the most epochs in equal-time mode (a budget of epochs sets its own)
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -85,8 +86,9 @@ class TrainConfig:
 def train_model(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor,
                 val_sums, *, loss_fn: Callable, to_sums: Callable, budget, config: TrainConfig | None = None,
                 device: str = "cpu", seed: int = 0, label: str = "training") -> list[dict]:
-    """Trains `model` in place until the budget, max_epochs or early stopping ends it; restores the
-    weights with the best validation exact-sum accuracy. Returns the history (one dict per epoch).
+    """Trains `model` in place until the budget (budget.epochs, or budget.seconds capped at max_epochs)
+    or early stopping ends it; restores the weights with the best validation exact-sum accuracy. Returns
+    the history (one dict per epoch).
 
     loss_fn(outputs, targets) -> scalar; to_sums(outputs) -> predicted sums (a tensor), for validation.
     """
@@ -102,15 +104,20 @@ def train_model(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Te
     val_sums = torch.as_tensor(np.asarray(val_sums))
     n = len(train_x)
     steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
-    total_steps = cfg.max_epochs * steps_per_epoch
+    if budget.epochs is None and budget.seconds is None:
+        raise ValueError("train_model needs a budget of epochs or seconds; set the approach's `epochs`")
+    epochs = cfg.max_epochs if budget.epochs is None else int(budget.epochs)
+    total_steps = max(1, epochs * steps_per_epoch)
     started = time.monotonic()
-    seconds = max(1e-6, float(budget.seconds))
 
     def progress_fraction(step: int) -> float:
-        return min(1.0, max(step / total_steps, (time.monotonic() - started) / seconds))
+        """How far through the budget: by steps, and in equal-time mode by the clock too."""
+        if budget.seconds is None:
+            return min(1.0, step / total_steps)
+        return min(1.0, max(step / total_steps, (time.monotonic() - started) / max(1e-6, budget.seconds)))
 
     history, best_acc, best_state, stale, step, train_seconds = [], -1.0, None, 0, 0, 0.0
-    for epoch in range(1, cfg.max_epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
         epoch_started = time.monotonic()
         order = torch.randperm(n, generator=generator)

@@ -30,7 +30,7 @@ def main():
     for name in args.approaches:
         seed_everything(0)
         approach = registry[name].create(digit_range=dataset.digits)
-        approach.fit(dataset.train, dataset.val, Budget(args.fit_seconds, quick=True))
+        approach.fit(dataset.train, dataset.val, Budget(seconds=args.fit_seconds, quick=True))
         approach.predict_batch(images[:64])                              # warm-up
         best = float("inf")
         for repeat in range(args.repeats):

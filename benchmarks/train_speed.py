@@ -28,7 +28,7 @@ def main():
         seed_everything(0)
         approach = registry[name].create(digit_range=dataset.digits)
         started = time.perf_counter()
-        approach.fit(dataset.train, dataset.val, Budget(args.seconds))
+        approach.fit(dataset.train, dataset.val, Budget(seconds=args.seconds))
         wall = time.perf_counter() - started
         history = getattr(approach, "history", [])
         if not history or "train_seconds" not in history[-1]:

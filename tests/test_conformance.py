@@ -26,7 +26,7 @@ def test_conformance(name, tiny_dataset, tmp_path):
         pytest.skip("requirements not met: " + "; ".join(unmet))
     train = tiny_dataset.train.subset(np.arange(200))
     val = tiny_dataset.val.subset(np.arange(50))
-    approach.fit(train, val, Budget(4.0, quick=True))
+    approach.fit(train, val, Budget(epochs=1, quick=True))
 
     images = tiny_dataset.test.images[:8]
     sums = list(approach.predict_batch(images))

@@ -62,17 +62,17 @@ def test_report_html_renders_in_headless_chromium(quick_run, tmp_path):
 
 
 def test_compare_two_runs(quick_run, tmp_path):
-    """The same run against itself: zero deltas, paired test. Against the committed reference run (other
-    data, other machine): unpaired test, and notes saying so."""
+    """The same run against itself: zero deltas. Against the committed reference run (other data, one
+    training seed on each side): no p-value, but a note that one seed cannot tell a change from noise."""
     same = run_cli("--compare", str(quick_run), str(quick_run))
     assert same.returncode == 0, same.stdout + same.stderr
     for name in APPROACHES.split(","):
-        assert re.search(rf"{name}.*\+0\.00.*McNemar.*same accuracy", same.stdout), same.stdout
+        assert re.search(rf"{name}.*\+0\.00.*same accuracy", same.stdout), same.stdout
     other = run_cli("--compare", str(ROOT / "results" / "reference-bf16"), str(quick_run))
     assert other.returncode == 0, other.stdout + other.stderr
     assert "different data" in other.stdout
     assert re.search(r"tesseract_ocr\s.*only in A", other.stdout)
-    assert re.search(r"classic_cv\s.*two-proportion z\s.*significant", other.stdout)
+    assert re.search(r"classic_cv\s.*one training seed on a side: cannot tell", other.stdout), other.stdout
     missing = run_cli("--compare", str(quick_run), str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "no run there" in missing.stdout and "Traceback" not in missing.stderr
 

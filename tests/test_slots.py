@@ -70,7 +70,7 @@ def test_varying_digit_count_learns(name):
     dataset = composed_dataset(3000, 300, 300, digits=(1, 5), seed=3)
     registry, _ = discover()
     approach = registry[name].create(digit_range=dataset.digits)
-    approach.fit(dataset.train, dataset.val, Budget(25.0))
+    approach.fit(dataset.train, dataset.val, Budget(epochs=6))
     sums = np.asarray(approach.predict_batch(dataset.test.images))
     read = approach.predict_digits_batch(dataset.test.images)
     truth = dataset.test.digit_lists()

@@ -24,7 +24,7 @@ def test_local_timm_weights_are_loaded_and_adapted_to_the_input(tmp_path, monkey
     monkeypatch.setenv("DIGITSUM_VIT_WEIGHTS", str(path))                # vit_finetune: a digit's 28x28 crop
     approach = DigitViT()
     approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
-    model = approach.initial_model(Budget(5))
+    model = approach.initial_model(Budget(epochs=1))
     assert approach.notes["init"] == f"timm vit_tiny_patch16_224 weights from {path}"
     assert torch.equal(model.vit.blocks[5].attn.qkv.weight, source.blocks[5].attn.qkv.weight)
     assert model.vit.patch_embed.proj.weight.shape == (192, 1, 7, 7)    # 7x7 patches of a 28x28 crop
@@ -37,7 +37,7 @@ def test_digit_pretraining_carries_over_to_the_sum_model(tiny_dataset):
     from approaches.vit_patches import ViTPatches
     approach = ViTPatches()                              # vit_patches: grid resampled 4x4 -> 5x21
     approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
-    model = approach.initial_model(Budget(20, quick=True))
+    model = approach.initial_model(Budget(epochs=2, quick=True))
     assert "pre-trained here on single MNIST-train digits" in approach.notes["init"]
     assert max(h["val_accuracy"] for h in approach.pretrain_history) > 0.3    # it learned digits (chance: 0.1)
     assert model.pos_embed.shape[1] == 5 * 21
@@ -46,7 +46,7 @@ def test_digit_pretraining_carries_over_to_the_sum_model(tiny_dataset):
     for head, output_shape in (("regression", (3,)), ("classification", (3, 37))):
         approach = DigitViT(head=head)                   # vit_finetune(_cls): the very digit classifier
         approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
-        model = approach.initial_model(Budget(10, quick=True))
+        model = approach.initial_model(Budget(epochs=2, quick=True))
         assert max(h["val_accuracy"] for h in approach.pretrain_history) > 0.3
         assert model.vit is approach.pretrain_encoder.vit
         assert model(torch.rand(3, 4, 28, 28)).shape == output_shape

@@ -63,19 +63,18 @@ def build_vit(num_outputs, img_size, patch, weights=None, model_name="", width=6
     return small_vit(img_size, num_outputs, width, depth, heads, patch)
 
 
-def pretrain_digit_reader(encoder, digits, labels, digit_logits, budget: Budget, seconds: float, *, lr, augment,
-                          device, seed, label) -> tuple[list[dict], str]:
+def pretrain_digit_reader(encoder, digits, labels, digit_logits, budget: Budget, *, lr, augment, device, seed,
+                          label) -> tuple[list[dict], str]:
     """Trains encoder to classify single digits (uint8 tensors; the last tenth held out picks the best
-    epoch) for `seconds` of the budget, float32. digit_logits(outputs) -> (N, 10). Returns the history and
-    a note saying how long it ran and how well it reads held-out digits."""
+    epoch) within the budget, float32. digit_logits(outputs) -> (N, 10). Returns the history and a note
+    saying how long it ran and how well it reads held-out digits."""
     held_out = len(digits) // 10
     history = train_model(
         encoder, digits[:-held_out], labels[:-held_out], digits[-held_out:], labels[-held_out:],
         loss_fn=lambda out, y: nn.functional.cross_entropy(digit_logits(out), y),
-        to_sums=lambda out: digit_logits(out).argmax(1),
-        budget=Budget(seconds, quick=budget.quick, progress=budget.progress), device=device, seed=seed,
+        to_sums=lambda out: digit_logits(out).argmax(1), budget=budget, device=device, seed=seed,
         config=TrainConfig(lr=lr, batch_size=128, patience=5, channels_last=False, bf16=False, augment=augment),
         label=label)
     best = max((h["val_accuracy"] for h in history), default=0.0)
-    spent = history[-1]["seconds"] if history else 0.0        # early stopping may end it before its share
-    return history, f"pre-trained here on single MNIST-train digits for {spent:.0f} s ({best:.2%} of held-out digits)"
+    spent = f"{len(history)} epochs" if budget.seconds is None else f"{history[-1]['seconds'] if history else 0:.0f} s"
+    return history, f"pre-trained here on single MNIST-train digits for {spent} ({best:.2%} of held-out digits)"
