@@ -19,6 +19,9 @@ def parse_args(argv):
                                 "digits in an image, on the same splits, in one table.")
     p.add_argument("--approaches", default="all", help="all, or a comma-separated list of names (see --list)")
     p.add_argument("--list", action="store_true", help="list the approaches and whether their requirements are met")
+    p.add_argument("--columns", default=None, metavar="A,B,C",
+                   help="the console table's columns (keys of results.csv, or sum_acc); default: the summary, "
+                   "more in a wide terminal")
     p.add_argument("--plugins", action="append", default=[], metavar="DIR",
                    help="also load the plugin files (*.py) of this folder; may be given more than once")
     p.add_argument("--quick", action="store_true", help=f"small data and at most {QUICK_EPOCHS} training epochs: "
@@ -85,6 +88,18 @@ class UsageError(Exception):
     pass
 
 
+def parse_columns(text: str | None) -> list[str] | None:
+    from bench.table import HEADERS
+    if text is None:
+        return None
+    columns = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in columns if c not in HEADERS and c != "sum_acc"]
+    if unknown or not columns:
+        raise UsageError(f"--columns: unknown column {', '.join(unknown) or repr(text)}; known: sum_acc, "
+                         + ", ".join(HEADERS))
+    return columns
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2' or '0-4' (or both, '0-2,7') -> the seeds in the order given; a bad list is a UsageError."""
     seeds = []
@@ -118,6 +133,7 @@ def main(argv=None) -> int:
         args.seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
         if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
             raise UsageError(f"--budget takes a number of seconds above 0, not {args.budget:g}")
+        args.columns = parse_columns(args.columns)
         if args.list:
             return list_approaches(console, args.plugins)
         if args.compare:
@@ -186,7 +202,7 @@ def run(args, console) -> int:
     from bench.data import DATA_DIR, data_spec, load_dataset
     from bench.discovery import discover
     from bench.runner import Run, load_json, pick_device, run_all, run_metadata, seeds_of
-    from bench.table import console_table
+    from bench.table import console_notes, console_table
     from bench.util import atomic_write_json, tune_cpu
 
     tune_cpu(args.threads)
@@ -248,14 +264,16 @@ def run(args, console) -> int:
                   f"device {job_defaults['device']}, results in {run_dir}")
 
     run.write_tables()                                 # the run exists (and can be resumed) from the start
-    if not (run_dir / "test_sums.json").exists():      # lets --compare pair two runs' per-image outcomes
+    if not (run_dir / "test_sums.json").exists():      # lets python -m bench.report redraw the per-sum plots
         atomic_write_json(run_dir / "test_sums.json", [int(v) for v in dataset.test.sums])
     with Progress(*columns, console=console, transient=True) as progress:
         run_all(run, selected_names, registry, broken_by_name, job_defaults, timeout,
                 Display(progress, sum(len(seeds_of(registry.get(n), seeds)) for n in selected_names),
                         sum(run.done(n, s) for n in selected_names for s in seeds_of(registry.get(n), seeds))))
     plots = run.write_report()
-    console.print(console_table(run.compared_rows(), f"digitsum-bench {meta['run_id']}"))
+    rows = run.compared_rows()
+    console.print(console_table(rows, f"digitsum-bench {meta['run_id']}", console.width, args.columns))
+    console.print(console_notes(rows))
     console.print(f"results: {run_dir / 'results.md'} (also .json, .csv), {len(plots)} plots and "
                   f"{run_dir / 'report.html'}; latest: {out / 'latest'}")
     return 0

@@ -11,14 +11,21 @@ import numpy as np
 from bench import metrics
 from bench.util import atomic_write_bytes
 
-PLOTS = {  # file name -> caption
-    "accuracy_latency.png": "Exact-sum accuracy (± sd over training seeds, or the 95% interval with one seed) "
-                            "against single-image latency (p50, log scale)",
-    "accuracy_by_sum.png": "Exact-sum accuracy by true sum, for every approach",
-    "confusion.png": "Predicted against true sum for the two most accurate approaches",
-    "failures.png": "Test images the most accurate approach got wrong (predicted / true sum)",
-    "training_curves.png": "Validation accuracy against training time, for every approach that trained",
+PLOTS = {  # file name -> caption: what the plot shows and where to look
+    "accuracy_latency.png": "Accuracy against single-image latency (p50, log scale): the best trade-offs sit top "
+                            "left. Bars: ± sd over training seeds, or the 95% interval with one seed; one colour "
+                            "per plugin file (a family of variants), squares for rows of the original report.",
+    "accuracy_by_sum.png": "Exact-sum accuracy for each true sum: where along 0..36 an approach's errors gather.",
+    "confusion.png": "Predicted against true sum for the two most accurate approaches: everything off the "
+                     "diagonal is a mistake, and how far off it is.",
+    "failures.png": "Test images the most accurate approach got wrong, with its answer and the true sum: what "
+                    "is still hard.",
+    "training_curves.png": "Validation accuracy against training time for every approach that trained (its first "
+                           "seed): which ones were still learning when their budget ended.",
 }
+FAMILY_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+                  "tab:olive", "tab:cyan", "tab:gray"]
+MARKERS = ["o", "^", "D", "v", "P", "X", "*", "<", ">"]
 
 
 def _pyplot():
@@ -56,17 +63,22 @@ def accuracy_latency(rows, path: Path) -> bool:
     if not rows:
         return False
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for i, r in enumerate(rows):
+    fig, ax = plt.subplots(figsize=(9, 5))
+    families = sorted({r.get("family") or r["name"] for r in rows})
+    in_family = {}
+    for r in sorted(rows, key=lambda r: (families.index(r.get("family") or r["name"]), r["name"])):
+        family = r.get("family") or r["name"]
+        k = in_family[family] = in_family.get(family, -1) + 1
         acc = 100 * r["accuracy"]
         if r.get("accuracy_sd") is not None:          # several training seeds: the spread over them
             lo, hi = acc - 100 * r["accuracy_sd"], acc + 100 * r["accuracy_sd"]
         else:                                          # one seed: the 95% interval over test images
             lo, hi = (100 * v for v in r.get("accuracy_ci") or (r["accuracy"], r["accuracy"]))
-        ax.errorbar(r["latency_ms_p50"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt="o", capsize=3,
-                    color=plt.cm.tab20(i % 20))
-        ax.annotate(r["name"], (r["latency_ms_p50"], acc), textcoords="offset points", fontsize=8,
-                    xytext=(6, 3 if i % 2 == 0 else -11))      # neighbours in the ranking: above, below
+        marker = "s" if r.get("reported") else MARKERS[k % len(MARKERS)]
+        ax.errorbar(r["latency_ms_p50"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt=marker,
+                    capsize=3, markersize=6, color=FAMILY_COLOURS[families.index(family) % len(FAMILY_COLOURS)],
+                    label=f"{r['name']} ({100 * r['accuracy']:.1f}%)")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))   # names beside the plot, never on it
     ax.set_xscale("log")
     ax.set_xlabel("single-image latency, p50 (ms, log scale)")
     ax.set_ylabel("exact-sum accuracy (%)")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.page import html_report
 from bench.plots import PLOTS, write_plots
-from bench.table import COLUMNS, markdown_table, sort_rows
+from bench.table import COLUMNS, markdown_summary, sort_rows
 from bench.util import atomic_write_json, atomic_write_text
 
 
@@ -39,7 +39,9 @@ def write_tables(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: 
           f"train/val/test {d['train']}/{d['val']}/{d['test']}  ",
           f"Machine: {meta['cpu']}, {meta['threads']} threads, device {meta['device']}; "
           f"training: {budget_text(meta)}; commit {meta['git_commit']}", "",
-          markdown_table(rows), ""]
+          "Exact-sum accuracy in percent with its spread: ± sd over training seeds, else the 95% interval over "
+          "test images.", "", markdown_summary(rows), "",
+          "Every column, for every row: [results.csv](results.csv) (and results.json, with the per-seed rows).", ""]
     if plots:
         md += ["## Plots", "", "All of them, with the table and the metadata, in one page: "
                "[report.html](report.html)", ""]

@@ -75,10 +75,17 @@ def pick_device(device: str) -> str:
         return "cpu"
 
 
+def family_of(entry) -> str:
+    """The plugin an approach comes from (its file or entry point): variants of one idea share it."""
+    kind, where = entry.origin or ("module", entry.cls.__module__)
+    return Path(where).stem if kind == "file" else where.rsplit(".", 1)[-1]
+
+
 def row_from_result(entry, result: dict, dataset) -> dict:
     """Metrics for one approach from its raw predictions."""
     row = {"name": entry.name, "summary": entry.summary, "status": result.get("status", "failed"),
-           "reason": result.get("reason", ""), "notes": result.get("notes", {}), "reported": entry.reported}
+           "reason": result.get("reason", ""), "notes": result.get("notes", {}), "reported": entry.reported,
+           "family": family_of(entry)}
     if row["status"] != "ok":
         return row
     row.update(metrics.sum_metrics(result["test_pred"], dataset.test.sums))
@@ -148,10 +155,15 @@ class Run:
         return seed in self.per_seed.get(name, {})
 
     def load_finished(self, names) -> None:
-        """The (approach, seed) jobs a resumed run already has."""
+        """The (approach, seed) jobs a resumed run already has (a row file from before seeds: its first seed)."""
         for name in names:
             if self.row_path(name).exists():
-                self.per_seed[name] = {int(s): v for s, v in load_json(self.row_path(name))["per_seed"].items()}
+                saved = load_json(self.row_path(name))
+                if "per_seed" not in saved:
+                    predictions, history = saved.pop("predictions", {}), saved.pop("history", [])
+                    saved = {"per_seed": {self.seeds[0]: {"row": saved, "predictions": predictions,
+                                                          "history": history}}}
+                self.per_seed[name] = {int(s): v for s, v in saved["per_seed"].items()}
 
     @property
     def rows(self) -> dict[str, dict]:

@@ -1,5 +1,6 @@
-"""The results table: its columns, how each cell is written, and the table for the console (rich) and
-for Markdown."""
+"""The results table: its columns, how each cell is written, and the tables people read: a summary of the
+figures that matter first (it fits a 100-column terminal and pastes into an issue), with the notes and
+failure reasons as lines under it, and every column for the CSV, the JSON and the page's detail view."""
 from __future__ import annotations
 
 COLUMNS = [  # key, header, format
@@ -29,23 +30,45 @@ COLUMNS = [  # key, header, format
     ("n", "n", "{}"),
     ("notes", "notes", "notes"),
 ]
-CONSOLE_COLUMNS = ["name", "status", "accuracy", "accuracy_ci", "val_accuracy", "train_accuracy", "reported",
-                   "mae", "digit_accuracy", "p_vs_best", "latency_ms_p50", "throughput", "fit_seconds", "work", "notes"]
+HEADERS = {key: header for key, header, _ in COLUMNS}
+STYLES = {key: style for key, _, style in COLUMNS}
+
+# The summary: what to read first. "sum_acc" is exact-sum accuracy with its spread (± sd over training
+# seeds, else the 95% interval over test images), in percent.
+SUMMARY = ["name", "status", "sum_acc", "digit_accuracy", "reported", "latency_ms_p50", "throughput", "fit_seconds"]
+WIDE = ["val_accuracy", "train_accuracy", "mae", "p_vs_best", "work"]      # added where the terminal is wide
+SHORT = {"name": "approach", "sum_acc": "sum acc %", "digit_accuracy": "digit %", "reported": "report %",
+         "latency_ms_p50": "p50 ms", "throughput": "img/s", "fit_seconds": "train s", "val_accuracy": "val %",
+         "train_accuracy": "train %", "p_vs_best": "p vs best"}
+TEXT_COLUMNS = {"name", "status", "reported", "work", "notes", "p_test"}
 
 
-def _reported_text(fig: dict | None) -> str:
+def _reported_text(fig: dict | None, short: bool = False) -> str:
+    """The report's train / val figures; `short`: in percent without the sign, and numbers only."""
     if not fig:
         return ""
-    parts = [f"{fig[k]:.2f}%" if isinstance(fig.get(k), (int, float)) else None for k in ("train", "val")]
+    parts = [f"{fig[k]:.2f}" + ("" if short else "%") if isinstance(fig.get(k), (int, float)) else None
+             for k in ("train", "val")]
     if parts[0] and parts[1]:
-        return f"{parts[0]} / {parts[1]}"
-    return parts[1] or parts[0] or fig.get("text", "")
+        return f"{parts[0]}/{parts[1]}" if short else f"{parts[0]} / {parts[1]}"
+    return parts[1] or parts[0] or ("" if short else fig.get("text", ""))
+
+
+def format_p(value) -> str:
+    """A p-value as people read it: 3 significant digits, and "< 1e-300" where it underflows."""
+    if value == "best":
+        return "best"
+    return "< 1e-300" if value < 1e-300 else f"{value:.3g}"
 
 
 def fmt(row: dict, key: str, style: str) -> str:
     value = row.get(key)
     if key == "reported":
         return _reported_text(value)
+    if style == "notes":
+        parts = [row["reason"]] if row.get("reason") else []
+        parts += [f"{k}: {v}" for k, v in (value or {}).items() if k != "warnings"]
+        return "; ".join(parts)
     if value is None or value == "" or value == {}:
         return ""
     if style == "pct":
@@ -58,12 +81,34 @@ def fmt(row: dict, key: str, style: str) -> str:
     if style == "ci":
         return f"{100 * value[0]:.1f}–{100 * value[1]:.1f}"
     if style == "p":
-        return "best" if value == "best" else f"{value:.3g}"
-    if style == "notes":
-        parts = [row["reason"]] if row.get("reason") else []
-        parts += [f"{k}: {v}" for k, v in value.items() if k != "warnings"]
-        return "; ".join(parts)
+        return format_p(value)
     return style.format(value)
+
+
+def summary_cell(row: dict, key: str) -> str:
+    """A cell of the summary: percentages without the % sign (the header says it), compact spreads."""
+    if key == "sum_acc":
+        if row.get("accuracy") is None:
+            return ""
+        if row.get("accuracy_sd") is not None:
+            return f"{100 * row['accuracy']:.2f} ± {100 * row['accuracy_sd']:.2f}"
+        ci = row.get("accuracy_ci")
+        return f"{100 * row['accuracy']:.2f} ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else \
+            f"{100 * row['accuracy']:.2f}"
+    if key == "reported":
+        return _reported_text(row.get("reported"), short=True)
+    if STYLES.get(key) == "pct":
+        return f"{100 * row[key]:.2f}" if isinstance(row.get(key), (int, float)) else ""
+    return fmt(row, key, STYLES.get(key, "{}"))
+
+
+def header(key: str) -> str:
+    return SHORT.get(key) or HEADERS.get(key, key)
+
+
+def note_lines(rows: list[dict]) -> list[str]:
+    """One line per row that has a failure reason or notes: 'name: reason; key: value; ...'."""
+    return [f"{r['name']}: {text}" for r in sort_rows(rows) if (text := fmt(r, "notes", "notes"))]
 
 
 def sort_rows(rows: list[dict]) -> list[dict]:
@@ -71,23 +116,43 @@ def sort_rows(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (order.get(r["status"], 3), -(r.get("accuracy") or 0), r["name"]))
 
 
-def markdown_table(rows: list[dict], columns=None) -> str:
-    cols = [c for c in COLUMNS if columns is None or c[0] in columns]
-    lines = ["| " + " | ".join(h for _, h, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in rows:
-        cells = [fmt(row, k, s).replace("|", "\\|").replace("\n", " ") for k, _, s in cols]
-        lines.append("| " + " | ".join(cells) + " |")
+def markdown_summary(rows: list[dict]) -> str:
+    """The summary table in Markdown, then the notes as a list."""
+    lines = ["| " + " | ".join(header(k) for k in SUMMARY) + " |",
+             "|" + "|".join("---" if k in TEXT_COLUMNS else "---:" for k in SUMMARY) + "|"]
+    for row in sort_rows(rows):
+        lines.append("| " + " | ".join(summary_cell(row, k).replace("|", "\\|") for k in SUMMARY) + " |")
+    notes = note_lines(rows)
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines)
 
 
-def console_table(rows: list[dict], title: str):
+def console_columns(width: int, columns: list[str] | None = None) -> list[str]:
+    """The summary's columns, more where the terminal is wide, or the ones asked for (--columns)."""
+    if columns:
+        return columns
+    return SUMMARY + (WIDE if width >= 150 else [])
+
+
+def console_table(rows: list[dict], title: str, width: int = 100, columns: list[str] | None = None):
+    """The summary as a rich table that fits `width` columns without wrapping a cell; the notes go under
+    it (console_notes)."""
+    from rich import box
     from rich.table import Table
-    table = Table(title=title, show_lines=False)
-    cols = [c for c in COLUMNS if c[0] in CONSOLE_COLUMNS]
-    for key, header, _ in cols:
-        table.add_column(header, overflow="fold", max_width=60 if key == "notes" else None,
-                         justify="left" if key in ("name", "status", "notes", "reported") else "right")
+    keys = console_columns(width, columns)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for key in keys:
+        table.add_column(header(key), no_wrap=True, overflow="ellipsis" if key == "notes" else "fold",
+                         justify="left" if key in TEXT_COLUMNS else "right")
     for row in sort_rows(rows):
         style = {"failed": "red", "skipped": "yellow"}.get(row["status"])
-        table.add_row(*[fmt(row, k, s) for k, _, s in cols], style=style)
+        table.add_row(*[summary_cell(row, k) for k in keys], style=style)
     return table
+
+
+def console_notes(rows: list[dict]):
+    """The notes and failure reasons, one line per row, folded at the terminal's width."""
+    from rich.text import Text
+    lines = note_lines(rows)
+    return Text("\n".join(["notes:"] + [f"  {n}" for n in lines])) if lines else Text("")

@@ -42,23 +42,47 @@ def chromium():
     pytest.fail("chromium is not installed; bash setup.sh --test installs it")
 
 
-def test_report_html_renders_in_headless_chromium(quick_run, tmp_path):
-    page = (quick_run / "report.html").read_text()
-    # The check runs in the page: after loading, it marks each image with whether it decoded.
-    probe = """<script>window.addEventListener('load', () => { for (const img of document.images)
-      img.setAttribute('data-rendered', String(img.complete && img.naturalWidth > 0)); });</script></body>"""
-    checked = tmp_path / "report.html"
-    checked.write_text(page.replace("</body>", probe))
+def headless(*args, tmp_path):
     offline = ["--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]      # no phoning home, a fresh profile
-    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", *offline,
-                          "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
-    assert '<table id="results">' in dom
+    return subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *offline,
+                           "--window-size=1280,900", "--virtual-time-budget=10000", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+PROBE = """<script>window.addEventListener('load', () => {
+  const body = document.body, table = document.getElementById('results');
+  for (const img of document.images) img.setAttribute('data-rendered', String(img.complete && img.naturalWidth > 0));
+  body.setAttribute('data-scroll-width', document.documentElement.scrollWidth);
+  body.setAttribute('data-window-width', window.innerWidth);
+  const column = [...table.tHead.rows[0].cells].findIndex(th => th.textContent.trim() === 'p50 ms');
+  const read = () => [...table.tBodies[0].rows].map(r => r.cells[column].getAttribute('data-sort')).join(' ');
+  body.setAttribute('data-p50-before', read());
+  table.tHead.rows[0].cells[column].click();
+  body.setAttribute('data-p50-after', read());
+});</script></body>"""
+
+
+def test_report_html_in_headless_chromium_at_1280_pixels(quick_run, tmp_path):
+    """One file that works offline: every image loads, the page does not scroll sideways in a 1,280-pixel
+    window, and clicking a column's header sorts the rows by it. A screenshot is taken as a person sees it."""
+    checked = tmp_path / "report.html"
+    checked.write_text((quick_run / "report.html").read_text().replace("</body>", PROBE))
+    dom = headless("--dump-dom", checked.as_uri(), tmp_path=tmp_path).stdout
+    assert '<table id="results">' in dom and "Best: " in dom
     for name in APPROACHES.split(","):
-        assert f"<td>{name}</td>" in dom
+        assert f'<td class="text">{name}</td>' in dom
     rendered = re.findall(r'data-rendered="(\w+)"', dom)
     assert len(rendered) == len(PLOTS) and set(rendered) == {"true"}, rendered
+    scroll, window = (int(re.search(rf'data-{k}="(\d+)"', dom).group(1)) for k in ("scroll-width", "window-width"))
+    assert window == 1280 and scroll <= window, (scroll, window)
+    before, after = (re.search(rf'data-p50-{k}="([^"]*)"', dom).group(1).split() for k in ("before", "after"))
+    assert sorted(map(float, after), reverse=True) == list(map(float, after)) and after != before, (before, after)
+
+    shot = tmp_path / "report.png"
+    headless(f"--screenshot={shot}", (quick_run / "report.html").as_uri(), tmp_path=tmp_path)
+    with Image.open(shot) as img:
+        assert img.size == (1280, 900)
 
 
 def test_compare_two_runs(quick_run, tmp_path):

@@ -4,12 +4,14 @@ the sum model; each digit's reader stays local and empty slots add nothing."""
 import torch
 
 from bench.approach import Budget
+from bench.discovery import discover
+
+REGISTRY, _ = discover()
 
 
 def test_local_timm_weights_are_loaded_and_adapted_to_the_input(tmp_path, monkeypatch):
     import timm
 
-    from approaches.vit_digits import DigitViT
     from bench.blocks.vit import timm_pretrained
     source = timm.create_model("vit_tiny_patch16_224", pretrained=False)   # RGB, patch 16, 14x14 grid, 1000 classes
     path = tmp_path / "vit_tiny.pth"
@@ -22,8 +24,7 @@ def test_local_timm_weights_are_loaded_and_adapted_to_the_input(tmp_path, monkey
     assert model(torch.zeros(2, 1, 40, 168)).shape == (2, 1)
 
     monkeypatch.setenv("DIGITSUM_VIT_WEIGHTS", str(path))                # vit_finetune: a digit's 28x28 crop
-    approach = DigitViT()
-    approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
+    approach = REGISTRY["vit_finetune"].create()         # reads DIGITSUM_VIT_WEIGHTS when constructed
     model = approach.initial_model(Budget(epochs=1))
     assert approach.notes["init"] == f"timm vit_tiny_patch16_224 weights from {path}"
     assert torch.equal(model.vit.blocks[5].attn.qkv.weight, source.blocks[5].attn.qkv.weight)
@@ -33,19 +34,16 @@ def test_local_timm_weights_are_loaded_and_adapted_to_the_input(tmp_path, monkey
 
 
 def test_digit_pretraining_carries_over_to_the_sum_model(tiny_dataset):
-    from approaches.vit_digits import DigitViT
-    from approaches.vit_patches import ViTPatches
-    approach = ViTPatches()                              # vit_patches: grid resampled 4x4 -> 5x21
-    approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
+    approach = REGISTRY["vit_patches"].create()          # grid resampled 4x4 -> 5x21
+    approach.max_sum = 36
     model = approach.initial_model(Budget(epochs=2, quick=True))
     assert "pre-trained here on single MNIST-train digits" in approach.notes["init"]
     assert max(h["val_accuracy"] for h in approach.pretrain_history) > 0.3    # it learned digits (chance: 0.1)
     assert model.pos_embed.shape[1] == 5 * 21
     assert torch.equal(model.blocks[0].attn.qkv.weight, approach.pretrain_encoder.blocks[0].attn.qkv.weight)
 
-    for head, output_shape in (("regression", (3,)), ("classification", (3, 37))):
-        approach = DigitViT(head=head)                   # vit_finetune(_cls): the very digit classifier
-        approach.notes, approach.digit_range, approach.max_sum = {}, (4, 4), 36
+    for name, output_shape in (("vit_finetune", (3,)), ("vit_finetune_cls", (3, 37))):
+        approach = REGISTRY[name].create()               # the very digit classifier
         model = approach.initial_model(Budget(epochs=2, quick=True))
         assert max(h["val_accuracy"] for h in approach.pretrain_history) > 0.3
         assert model.vit is approach.pretrain_encoder.vit
