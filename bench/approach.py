@@ -76,7 +76,7 @@ def need_file(path, what: str, fix: str) -> Requirement:
 @dataclass
 class Budget:
     """What fit() may spend, and where it reports progress. Work: `epochs` of training (every training
-    decision follows epochs and steps, so a run does the same on any machine), or neither epochs nor
+    decision follows epochs and steps, so a run does the same work on any machine), or neither epochs nor
     seconds for an approach whose configuration fixes its work. Or, in equal-time mode, `seconds` of wall
     time (the clock ends training: what it reaches depends on the machine)."""
     epochs: int | None = None

@@ -92,7 +92,7 @@ def test_compare_two_runs(quick_run, tmp_path):
     assert same.returncode == 0, same.stdout + same.stderr
     for name in APPROACHES.split(","):
         assert re.search(rf"{name}.*\+0\.00.*same accuracy", same.stdout), same.stdout
-    other = run_cli("--compare", str(ROOT / "results" / "reference-bf16"), str(quick_run))
+    other = run_cli("--compare", str(ROOT / "results" / "reference"), str(quick_run))
     assert other.returncode == 0, other.stdout + other.stderr
     assert "different data" in other.stdout
     assert re.search(r"tesseract_ocr\s.*only in A", other.stdout)

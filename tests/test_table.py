@@ -10,7 +10,7 @@ from bench.report import write_tables
 from bench.table import console_notes, console_table, format_p
 from tests.conftest import ROOT
 
-REFERENCE = json.loads((ROOT / "results" / "reference-bf16" / "results.json").read_text())   # a full run
+REFERENCE = json.loads((ROOT / "results" / "reference" / "results.json").read_text())   # a full run
 
 
 @pytest.mark.parametrize("width", [100, 120])
