@@ -14,7 +14,8 @@ from bench.util import atomic_write_bytes
 PLOTS = {  # file name -> caption: what the plot shows and where to look
     "accuracy_latency.png": "Accuracy against single-image latency (p50, log scale): the best trade-offs sit top "
                             "left. Bars: ± sd over training seeds, or the 95% interval with one seed; one colour "
-                            "per plugin file (a family of variants), squares for rows of the original report.",
+                            "per plugin file (a family of variants), one marker per row in it, hollow for the "
+                            "rows of the original report.",
     "accuracy_by_sum.png": "Exact-sum accuracy for each true sum: where along 0..36 an approach's errors gather.",
     "confusion.png": "Predicted against true sum for the two most accurate approaches: everything off the "
                      "diagonal is a mistake, and how far off it is.",
@@ -25,7 +26,7 @@ PLOTS = {  # file name -> caption: what the plot shows and where to look
 }
 FAMILY_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
                   "tab:olive", "tab:cyan", "tab:gray"]
-MARKERS = ["o", "^", "D", "v", "P", "X", "*", "<", ">"]
+MARKERS = ["o", "^", "s", "D", "v", "P", "X", "<", ">"]
 
 
 def _pyplot():
@@ -74,9 +75,10 @@ def accuracy_latency(rows, path: Path) -> bool:
             lo, hi = acc - 100 * r["accuracy_sd"], acc + 100 * r["accuracy_sd"]
         else:                                          # one seed: the 95% interval over test images
             lo, hi = (100 * v for v in r.get("accuracy_ci") or (r["accuracy"], r["accuracy"]))
-        marker = "s" if r.get("reported") else MARKERS[k % len(MARKERS)]
-        ax.errorbar(r["latency_ms_p50"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt=marker,
-                    capsize=3, markersize=6, color=FAMILY_COLOURS[families.index(family) % len(FAMILY_COLOURS)],
+        colour = FAMILY_COLOURS[families.index(family) % len(FAMILY_COLOURS)]
+        ax.errorbar(r["latency_ms_p50"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]],
+                    fmt=MARKERS[k % len(MARKERS)], capsize=3, markersize=7, color=colour,
+                    markerfacecolor="white" if r.get("reported") else colour,     # hollow: the report's rows
                     label=f"{r['name']} ({100 * r['accuracy']:.1f}%)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))   # names beside the plot, never on it
     ax.set_xscale("log")
