@@ -93,7 +93,7 @@ def predict_split(approach, images, progress, label: str, details: bool = False,
     return sums, seconds, digits, confidence
 
 
-def fit_or_load(entry, approach, dataset, job, budget, progress, warn) -> dict:
+def fit_or_load(entry, approach, dataset, job, budget, warn) -> dict:
     """Trains the approach, or loads the checkpoint a run with the same key saved; what that cost."""
     from bench.checkpoints import checkpoint_path, load_checkpoint, locked, save_checkpoint
     from bench.data import DATA_DIR
@@ -149,7 +149,7 @@ def evaluate(job: dict, progress, warn, stage: Stage) -> dict:
         stage.now = "fit"
         budget = budget_for(approach, job["budget"], job["quick"], progress)
         result.update(budget_kind=budget.kind, work=budget.describe())
-        result.update(fit_or_load(entry, approach, dataset, job, budget, progress, warn))
+        result.update(fit_or_load(entry, approach, dataset, job, budget, warn))
 
     test_pred, test_seconds, test_digits, test_confidence = predict_split(
         approach, dataset.test.images, progress, "predicting test", details=True, stage=stage)

@@ -171,11 +171,10 @@ class Run:
         return {name: combine_seeds({s: v["row"] for s, v in by_seed.items()})
                 for name, by_seed in self.per_seed.items()}
 
-    def predictions(self, seed: int | None = None) -> dict[str, list]:
-        """Per approach the test predictions of one training seed (the run's first by default)."""
-        seed = self.seeds[0] if seed is None else seed
-        return {name: (by_seed.get(seed) or next(iter(by_seed.values())))["predictions"].get("test_pred")
-                for name, by_seed in self.per_seed.items()}
+    def first_seed(self, name: str) -> dict:
+        """An approach's job of the run's first training seed (its only one if it does not train)."""
+        by_seed = self.per_seed[name]
+        return by_seed.get(self.seeds[0]) or next(iter(by_seed.values()))
 
     def add(self, row: dict, seed: int, result: dict) -> None:
         """Keeps a finished (approach, seed) row and writes it, with its per-image predictions, and the tables."""
@@ -196,10 +195,10 @@ class Run:
 
     def write_report(self) -> list[str]:
         """Tables, plots and report.html from what is in memory; returns the plot files drawn."""
-        histories = {name: (by_seed.get(self.seeds[0]) or next(iter(by_seed.values())))["history"]
-                     for name, by_seed in self.per_seed.items()}
-        return report.write_report(self.run_dir, self.meta, self.compared_rows(), self.predictions(), histories,
-                                   self.dataset.test)
+        first = {name: self.first_seed(name) for name in self.per_seed}
+        return report.write_report(self.run_dir, self.meta, self.compared_rows(),
+                                   {name: job["predictions"].get("test_pred") for name, job in first.items()},
+                                   {name: job["history"] for name, job in first.items()}, self.dataset.test)
 
 
 def add_p_vs_best(rows: list[dict], per_seed: dict, true_sums) -> None:
