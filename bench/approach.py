@@ -31,17 +31,20 @@ DEFAULT_EPOCHS = 10      # training epochs of an approach that states no `epochs
 QUICK_EPOCHS = 2         # at most this many epochs under --quick (which also uses small data)
 
 
-def budget_for(approach, seconds: float | None, quick: bool, progress=None) -> "Budget":
+def budget_for(approach, seconds: float | None, quick: bool, progress=None, protocol: dict | None = None) -> "Budget":
     """The approach's budget: `seconds` of wall time for every approach when given (--budget, equal-time
-    mode); else work, the same on every machine: its `epochs` (at most QUICK_EPOCHS under --quick), or
-    the fixed work of its configuration where it trains in no epochs (epochs = None)."""
+    mode); else work, the same on every machine: the `protocol` of the publication it reproduces when
+    given (--work report), or its `epochs`, or the fixed work of its configuration where it trains in no
+    epochs (epochs = None). Under --quick at most QUICK_EPOCHS."""
     progress = progress or (lambda *a, **k: None)
     if seconds is not None:
         return Budget(seconds=float(seconds), quick=quick, progress=progress)
-    epochs = getattr(approach, "epochs", DEFAULT_EPOCHS)
+    protocol = protocol or {}
+    epochs = protocol.get("epochs", getattr(approach, "epochs", DEFAULT_EPOCHS))
     if epochs is None:
         return Budget(quick=quick, progress=progress)
-    return Budget(epochs=min(int(epochs), QUICK_EPOCHS) if quick else int(epochs), quick=quick, progress=progress)
+    return Budget(epochs=min(int(epochs), QUICK_EPOCHS) if quick else int(epochs), quick=quick, progress=progress,
+                  until_stalled=bool(protocol.get("until_stalled")))
 
 
 class PluginError(Exception):
@@ -78,10 +81,13 @@ class Budget:
     """What fit() may spend, and where it reports progress. Work: `epochs` of training (every training
     decision follows epochs and steps, so a run does the same work on any machine), or neither epochs nor
     seconds for an approach whose configuration fixes its work. Or, in equal-time mode, `seconds` of wall
-    time (the clock ends training: what it reaches depends on the machine)."""
+    time (the clock ends training: what it reaches depends on the machine). `until_stalled`: at most
+    `epochs`, at a constant learning rate, until validation accuracy stops improving (the approach's
+    patience), as a publication that kept its best validation model trained."""
     epochs: int | None = None
     seconds: float | None = None
     quick: bool = False
+    until_stalled: bool = False
     progress: Callable[..., None] = lambda *a, **k: None   # progress(description, completed, total, **info)
     started: float = field(default_factory=time.monotonic)
 
@@ -98,6 +104,8 @@ class Budget:
             return f"{self.seconds:g} s"
         if self.epochs is None:
             return "fixed"
+        if self.until_stalled:
+            return f"until val stalls, at most {self.epochs} epochs"
         return f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
 
     def elapsed(self) -> float:
@@ -179,7 +187,9 @@ class Approach:
 @dataclass
 class Entry:
     """One registered name: a class, the constructor arguments it is run with, and the figures a
-    publication it reproduces gives for it (percentages: "train", "val", or "text"; "where" they stand)."""
+    publication it reproduces gives for it (percentages: "train", "val", or "text"; "where" they stand;
+    "on" which set its "val" figure is: "val" (default), "pooled" (train+val+test) or "test"; the
+    "protocol" --work report trains it with: {"epochs": N} or {"epochs": N, "until_stalled": True})."""
     name: str
     summary: str
     cls: type
@@ -208,6 +218,13 @@ def _source_of(cls) -> str:
         return cls.__module__
 
 
+def valid_reported(reported) -> bool:
+    protocol = reported.get("protocol", {}) if isinstance(reported, dict) else None
+    return (isinstance(reported, dict) and all(isinstance(reported.get(k, 0), (int, float)) for k in ("train", "val"))
+            and reported.get("on", "val") in ("val", "pooled", "test") and isinstance(protocol, dict)
+            and isinstance(protocol.get("epochs", 1), int))
+
+
 def register(cls=None, *, name: str | None = None, summary: str | None = None, reported: dict | None = None,
              **kwargs):
     """Registers an Approach subclass (as a decorator) or a variant of one (as a call with name=,
@@ -227,10 +244,10 @@ def register(cls=None, *, name: str | None = None, summary: str | None = None, r
     if not (cls.implements("predict_sum") or cls.implements("predict_batch") or cls.reads_digits()):
         raise PluginError(f"{where}: approach {name!r} does not implement predict_sum — fix: define "
                           "`def predict_sum(self, image): return float(...)`")
-    if reported is not None and not (isinstance(reported, dict) and all(
-            isinstance(reported.get(k, 0), (int, float)) for k in ("train", "val"))):
-        raise PluginError(f"{where}: approach {name!r}: reported= must be a dict such as "
-                          "{'train': 96.77, 'val': 75.25, 'where': 'section 2e'} — fix: pass percentages as numbers")
+    if reported is not None and not valid_reported(reported):
+        raise PluginError(f"{where}: approach {name!r}: reported= must be a dict such as {{'train': 96.77, 'val': "
+                          "75.25, 'where': 'section 2e', 'on': 'val', 'protocol': {'epochs': 20}} — fix: percentages "
+                          "as numbers, 'on' one of val, pooled, test, epochs a whole number")
     try:
         inspect.signature(cls).bind(**kwargs)
     except TypeError as e:

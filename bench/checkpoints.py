@@ -28,11 +28,15 @@ def code_version(entry) -> str:
     return h.hexdigest()[:12]
 
 
-def checkpoint_path(cache_dir: Path, entry, dataset_hash: str, budget: str, seed: int, device: str) -> Path:
-    """The checkpoint's file; `budget` as Budget.describe() says it ("20 epochs", "300 s")."""
+def checkpoint_path(cache_dir: Path | str | None, entry, dataset_hash: str, budget: str, seed: int,
+                    device: str) -> Path:
+    """The checkpoint's file in `cache_dir` (None: data/checkpoints/ of this checkout); `budget` as
+    Budget.describe() says it ("20 epochs", "300 s")."""
+    from bench.data import DATA_DIR
     key = json.dumps({"name": entry.name, "kwargs": entry.kwargs, "data": dataset_hash, "budget": budget,
                       "seed": seed, "code": code_version(entry), "device": device}, sort_keys=True, default=str)
-    return Path(cache_dir) / f"{entry.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    folder = Path(cache_dir) if cache_dir else DATA_DIR / "checkpoints"
+    return folder / f"{entry.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
 @contextlib.contextmanager

@@ -155,10 +155,56 @@ def _jittered_digit(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(digit, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
+def _hard_digit(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A digit as the hard layout draws it: its ink 16..36 pixels high, rotated by up to ±25°, its strokes
+    thinned, kept or thickened; cropped to its ink and at most the canvas high."""
+    import cv2
+    ys, xs = np.nonzero(digit)
+    ink = digit[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    height = rng.uniform(16, 36)
+    scale = height / ink.shape[0]
+    ink = np.pad(ink, int(max(ink.shape) * max(scale, 1)) // 2 + 2)        # room to grow and rotate
+    m = cv2.getRotationMatrix2D((ink.shape[1] / 2, ink.shape[0] / 2), rng.uniform(-25, 25), scale)
+    patch = cv2.warpAffine(ink, m, (ink.shape[1], ink.shape[0]), flags=cv2.INTER_LINEAR, borderValue=0)
+    stroke = rng.choice(3, p=[0.25, 0.45, 0.3])
+    if stroke == 0 and height > 24:
+        patch = cv2.erode(patch, np.ones((2, 2), np.uint8))
+    elif stroke == 2:
+        patch = cv2.dilate(patch, np.ones((2, 2) if height < 26 else (3, 3), np.uint8))
+    ys, xs = np.nonzero(patch > 24)
+    patch = patch[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    if patch.shape[0] > CANVAS_H:
+        patch = cv2.resize(patch, (max(1, round(patch.shape[1] * CANVAS_H / patch.shape[0])), CANVAS_H),
+                           interpolation=cv2.INTER_AREA)
+    return patch
+
+
+def _hard_row(patches: list[np.ndarray], rng: np.random.Generator) -> list[int]:
+    """Left edges for the hard layout: each digit starts 0.7..1.15 of its left neighbour's width after it,
+    so about a third of the neighbours touch or overlap; a row too wide for the canvas is squeezed."""
+    widths = [p.shape[1] for p in patches]
+    starts = [0.0]
+    for w in widths[:-1]:
+        starts.append(starts[-1] + w * rng.uniform(0.7, 1.15))
+    squeeze = min(1.0, (CANVAS_W - widths[-1]) / max(starts[-1], 1e-9)) if len(starts) > 1 else 1.0
+    starts = [x * squeeze for x in starts]
+    margin = rng.uniform(0, max(0.0, CANVAS_W - starts[-1] - widths[-1]))
+    return [int(margin + x) for x in starts]
+
+
+def _speckle(image: np.ndarray, rng: np.random.Generator) -> None:
+    """Up to about 40 specks of ink, single pixels and 2x2 blots, anywhere on the image."""
+    for _ in range(rng.poisson(rng.uniform(0, 40))):
+        y, x, size = int(rng.integers(0, CANVAS_H - 1)), int(rng.integers(0, CANVAS_W - 1)), int(rng.integers(1, 3))
+        region = image[y:y + size, x:x + size]
+        np.maximum(region, np.uint8(rng.integers(60, 256)), out=region)
+
+
 def compose(digit_images: np.ndarray, digit_labels: np.ndarray, n: int, digits: tuple[int, int],
-            seed: int) -> Split:
-    """n images of `digits` (fewest, most) MNIST digits placed left to right with random gaps,
-    vertical jitter and mild scale/rotation jitter. Deterministic for a seed."""
+            seed: int, layout: str = "plain") -> Split:
+    """n images of `digits` (fewest, most) MNIST digits placed left to right. "plain": random gaps,
+    vertical jitter and mild scale/rotation jitter. "hard": digits that touch and overlap, 16..36 pixels
+    high, rotated by up to ±25°, of uneven stroke widths, with speckle noise. Deterministic for a seed."""
     rng = np.random.default_rng(seed)
     lo, hi = digits
     images = np.zeros((n, CANVAS_H, CANVAS_W), np.uint8)
@@ -167,13 +213,19 @@ def compose(digit_images: np.ndarray, digit_labels: np.ndarray, n: int, digits: 
     for i in range(n):
         k = int(rng.integers(lo, hi + 1))
         picks = rng.integers(0, len(digit_images), k)
-        patches = [_jittered_digit(digit_images[j], rng) for j in picks]
-        spare = CANVAS_W - sum(p.shape[1] for p in patches)
-        gaps = rng.dirichlet(np.ones(k + 1)) * spare            # random gaps that fill the row
-        x = gaps[0]
-        for slot, (j, patch) in enumerate(zip(picks, patches)):
+        if layout == "hard":
+            patches = [_hard_digit(digit_images[j], rng) for j in picks]
+            lefts = _hard_row(patches, rng)
+        else:
+            patches = [_jittered_digit(digit_images[j], rng) for j in picks]
+            spare = CANVAS_W - sum(p.shape[1] for p in patches)
+            gaps = rng.dirichlet(np.ones(k + 1)) * spare            # random gaps that fill the row
+            x, lefts = gaps[0], []
+            for slot, patch in enumerate(patches):
+                lefts.append(int(x))
+                x += patch.shape[1] + gaps[slot + 1]
+        for slot, (j, patch, x0) in enumerate(zip(picks, patches, lefts)):
             h, w = patch.shape
-            x0 = int(x)
             y0 = int(rng.integers(0, CANVAS_H - h + 1))
             region = images[i, y0:y0 + h, x0:x0 + w]
             np.maximum(region, patch[:, : region.shape[1]], out=region)
@@ -181,7 +233,8 @@ def compose(digit_images: np.ndarray, digit_labels: np.ndarray, n: int, digits: 
             if len(xs):
                 boxes[i, slot] = (x0 + xs.min(), y0 + ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
             labels[i, slot] = digit_labels[j]
-            x += w + gaps[slot + 1]
+        if layout == "hard":
+            _speckle(images[i], rng)
     sums = np.where(labels >= 0, labels, 0).sum(1)
     return Split(images, sums, labels, boxes)
 
@@ -190,12 +243,15 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def composed_dataset(n_train=24000, n_val=3000, n_test=3000, digits=(4, 4), seed=0, progress=None) -> Dataset:
+def composed_dataset(n_train=24000, n_val=3000, n_test=3000, digits=(4, 4), seed=0, progress=None,
+                     layout="plain") -> Dataset:
     """The default dataset, composed from real MNIST and cached under data/ by a hash of its configuration.
     Train images use MNIST's 50k training digits, val images its 10k held-out training digits,
     test images the 10k MNIST test digits."""
     config = dict(kind="composed", version=COMPOSER_VERSION, n_train=n_train, n_val=n_val, n_test=n_test,
                   digits=list(digits), seed=seed, mnist=MNIST_SHA256[:16])
+    if layout != "plain":                     # the plain layout keeps the hash it always had
+        config["layout"] = layout
     key = config_hash(config)
     path = DATA_DIR / f"composed-{key}.npz"
     splits = {}
@@ -213,7 +269,7 @@ def composed_dataset(n_train=24000, n_val=3000, n_test=3000, digits=(4, 4), seed
         for name, (n, source, s) in plan.items():
             if progress:
                 progress(f"composing {name}", 0, 1)
-            splits[name] = compose(*mnist[source], n, digits, s)
+            splits[name] = compose(*mnist[source], n, digits, s, layout)
             if progress:
                 progress(f"composing {name}", 1, 1)
         buf = io.BytesIO()
@@ -344,12 +400,19 @@ DEFAULT_SIZES = (24000, 3000, 3000)
 QUICK_SIZES = (2000, 300, 300)
 
 
-def data_spec(data=None, test_data=None, digits="4", seed=0, quick=False, sizes=None) -> dict:
+LAYOUTS = ("plain", "hard")
+
+
+def data_spec(data=None, test_data=None, digits="4", seed=0, quick=False, sizes=None, layout="plain") -> dict:
     """A plain description of the dataset, cheap to send to a worker process, which rebuilds it."""
+    if layout not in LAYOUTS:
+        raise DataError(f"--layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    if layout != "plain" and data:
+        raise DataError("--layout composes images; it does not apply to a --data folder")
     return {"data": str(Path(data).resolve()) if data else None,
             "test_data": str(Path(test_data).resolve()) if test_data else None,
             "digits": list(parse_digits(digits)), "seed": int(seed),
-            "sizes": list(sizes or (QUICK_SIZES if quick else DEFAULT_SIZES))}
+            "sizes": list(sizes or (QUICK_SIZES if quick else DEFAULT_SIZES)), "layout": layout}
 
 
 def load_dataset(spec: dict, progress=None) -> Dataset:
@@ -357,7 +420,8 @@ def load_dataset(spec: dict, progress=None) -> Dataset:
     if spec["data"]:
         dataset = folder_dataset(spec["data"], digits, spec["seed"])
     else:
-        dataset = composed_dataset(*spec["sizes"], digits=digits, seed=spec["seed"], progress=progress)
+        dataset = composed_dataset(*spec["sizes"], digits=digits, seed=spec["seed"], progress=progress,
+                                   layout=spec.get("layout", "plain"))
     if spec["test_data"]:
         dataset = with_test_folder(dataset, spec["test_data"], digits)
     return dataset

@@ -10,7 +10,8 @@ import numpy as np
 
 from bench.util import seed_everything, tune_cpu
 
-TRAIN_SAMPLE = 3000        # train accuracy is measured on this many fixed train images (300 under --quick)
+TRAIN_SAMPLE = 3000        # train accuracy is measured on this many fixed train images (300 under --quick;
+                           # all of them with --work report, whose figures pool train, val and test)
 PREDICT_CHUNK = 500
 
 
@@ -147,7 +148,8 @@ def evaluate(job: dict, progress, warn, stage: Stage) -> dict:
     result = {"status": "ok", "trained": False, "fit_seconds": 0.0, "history": []}
     if entry.cls.implements("fit"):
         stage.now = "fit"
-        budget = budget_for(approach, job["budget"], job["quick"], progress)
+        protocol = (entry.reported or {}).get("protocol") if job.get("work") == "report" else None
+        budget = budget_for(approach, job["budget"], job["quick"], progress, protocol)
         result.update(budget_kind=budget.kind, work=budget.describe())
         result.update(fit_or_load(entry, approach, dataset, job, budget, warn))
 
@@ -162,7 +164,8 @@ def evaluate(job: dict, progress, warn, stage: Stage) -> dict:
     if entry.cls.implements("fit"):              # val and train accuracy mean something only for what trains
         val_pred = predict_split(approach, dataset.val.images, progress, "predicting val", stage=stage)[0]
         result["val_pred"] = val_pred.tolist()
-        sample_size = TRAIN_SAMPLE // 10 if job["quick"] else TRAIN_SAMPLE
+        sample_size = len(dataset.train) if job.get("work") == "report" else \
+            TRAIN_SAMPLE // 10 if job["quick"] else TRAIN_SAMPLE
         sample = np.sort(np.random.default_rng(job["data"]["seed"]).permutation(len(dataset.train))[:sample_size])
         train_pred = predict_split(approach, dataset.train.images[sample], progress, "predicting train sample",
                                    stage=stage)[0]

@@ -12,11 +12,11 @@ class PredictError(Exception):
 
 
 def load_trained(name: str, dataset, budget: float | None, quick: bool, device: str, warn, plugin_dirs=(),
-                 seed: int = 0):
-    """The approach, ready to predict: the checkpoint of training seed `seed` loaded when it trains."""
+                 seed: int = 0, cache: str | None = None, work: str = "default"):
+    """The approach, ready to predict: the checkpoint of training seed `seed` (in the folder `cache`, by
+    default data/checkpoints/) loaded when it trains."""
     from bench.approach import budget_for
     from bench.checkpoints import checkpoint_path, load_checkpoint
-    from bench.data import DATA_DIR
     from bench.discovery import discover
 
     registry, broken = discover(plugin_dirs)
@@ -31,11 +31,12 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
     if unmet:
         raise PredictError(f"{name}: " + "; ".join(unmet))
     if entry.cls.implements("fit"):
-        work = budget_for(approach, budget, quick).describe()
-        path = checkpoint_path(DATA_DIR / "checkpoints", entry, dataset.hash, work, seed, device)
+        protocol = (entry.reported or {}).get("protocol") if work == "report" else None
+        work_text = budget_for(approach, budget, quick, None, protocol).describe()
+        path = checkpoint_path(cache, entry, dataset.hash, work_text, seed, device)
         train_hint = (f"train it first: python run_bench.py --approaches {name}"
                       + (" --quick" if quick else "") + (f" --budget {budget:g}" if budget is not None else "")
-                      + " (with the same data options)")
+                      + (" --work report" if protocol else "") + " (with the same data options)")
         if not entry.cls.implements("get_state"):
             raise PredictError(f"{name} does not save a trained state, so it cannot predict without training")
         if load_checkpoint(path, approach, warn) is None:
@@ -45,11 +46,11 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
 
 
 def predict_files(name: str, files: list[str], dataset, budget, quick, device, console, plugin_dirs=(),
-                  seed: int = 0) -> int:
+                  seed: int = 0, cache: str | None = None, work: str = "default") -> int:
     """Prints one line per file; returns 0 when every file was read, 1 when some could not be."""
     approach = load_trained(name, dataset, budget, quick, device,
                             warn=lambda text: console.print(f"[yellow]{text}[/yellow]"), plugin_dirs=plugin_dirs,
-                            seed=seed)
+                            seed=seed, cache=cache, work=work)
     size = tuple(dataset.train.images.shape[1:])
     images, readable, failures = [], [], 0
     for f in files:

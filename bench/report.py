@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.page import html_report
 from bench.plots import PLOTS, write_plots
-from bench.table import COLUMNS, markdown_summary, sort_rows
+from bench.table import COLUMNS, markdown_reproduction, markdown_summary, sort_rows, timing_note
 from bench.util import atomic_write_json, atomic_write_text
 
 
@@ -39,9 +39,15 @@ def write_tables(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: 
           f"train/val/test {d['train']}/{d['val']}/{d['test']}  ",
           f"Machine: {meta['cpu']}, {meta['threads']} threads, device {meta['device']}; "
           f"training: {budget_text(meta)}; commit {meta['git_commit']}", "",
+          *([note, ""] if (note := timing_note(meta, rows)) else []),
           "Exact-sum accuracy in percent with its spread: ± sd over training seeds, else the 95% interval over "
           "test images.", "", markdown_summary(rows), "",
           "Every column, for every row: [results.csv](results.csv) (and results.json, with the per-seed rows).", ""]
+    if meta.get("job", {}).get("work") == "report" and any(r.get("reported") for r in rows):
+        md += ["## The publication's rows beside ours", "",
+               "The figure the publication gives for each row beside ours on the same kind of set (mean ± sd over "
+               "training seeds, in percent): *reproduced* within 2 points or within our range over seeds, else "
+               "*better* or *worse*.", "", markdown_reproduction(rows), ""]
     if plots:
         md += ["## Plots", "", "All of them, with the table and the metadata, in one page: "
                "[report.html](report.html)", ""]
@@ -53,7 +59,9 @@ def write_tables(run_dir: Path, meta: dict, rows: list[dict], plots=(), latest: 
 
 def budget_text(meta: dict) -> str:
     """How the run's approaches trained, in words (also for runs written before budgets were work)."""
-    if meta.get("budget_kind") == "work":
+    if meta.get("job", {}).get("work") == "report":
+        kind = "the protocol of the publication an approach reproduces (else its own epochs)"
+    elif meta.get("budget_kind") == "work":
         kind = "each approach's own epochs"
     elif meta.get("budget_kind") == "seconds":
         kind = f"{meta['budget_seconds']:g} s each (equal-time mode)"

@@ -11,14 +11,13 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from bench import metrics, report
-from bench.sandbox import run_isolated
+from bench.sandbox import run_job
 from bench.util import atomic_write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,8 +92,14 @@ def row_from_result(entry, result: dict, dataset) -> dict:
         row["val_accuracy"] = float(metrics.exact_correct(result["val_pred"], dataset.val.sums).mean())
     if "train_pred" in result:
         train_index = np.asarray(result["train_index"], int)
-        row["train_accuracy"] = float(metrics.exact_correct(result["train_pred"],
-                                                            dataset.train.sums[train_index]).mean())
+        train_correct = metrics.exact_correct(result["train_pred"], dataset.train.sums[train_index])
+        row["train_accuracy"] = float(train_correct.mean())
+        if len(train_index) == len(dataset.train) and "val_pred" in result:   # every image: train+val+test pooled
+            correct = [train_correct, metrics.exact_correct(result["val_pred"], dataset.val.sums),
+                       metrics.exact_correct(result["test_pred"], dataset.test.sums)]
+            row["pooled_accuracy"] = float(np.concatenate(correct).mean())
+    if result.get("history"):
+        row["epochs_trained"] = sum(1 for h in result["history"] if "epoch" in h) or None
     true_digits = dataset.test.digit_lists()
     if "test_digits" in result and true_digits is not None:
         row.update(metrics.digit_accuracy(result["test_digits"], true_digits))
@@ -110,9 +115,9 @@ def row_from_result(entry, result: dict, dataset) -> dict:
     return row
 
 
-AVERAGED = ("accuracy", "val_accuracy", "train_accuracy", "mae", "rmse", "within1", "digit_accuracy",
-            "count_mismatch", "empty_reads", "ece", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99",
-            "throughput", "fit_seconds", "peak_memory_mb", "wall_seconds")
+AVERAGED = ("accuracy", "val_accuracy", "train_accuracy", "pooled_accuracy", "epochs_trained", "mae", "rmse",
+            "within1", "digit_accuracy", "count_mismatch", "empty_reads", "ece", "latency_ms_p50", "latency_ms_p95",
+            "latency_ms_p99", "throughput", "fit_seconds", "peak_memory_mb", "wall_seconds")
 
 
 def combine_seeds(per_seed: dict[int, dict]) -> dict:
@@ -231,28 +236,36 @@ def add_p_vs_best(rows: list[dict], per_seed: dict, true_sums) -> None:
             row["p_vs_best"] = None
 
 
-def evaluate_one(run: Run, entry, seed: int, job_defaults: dict, timeout: float | None, progress, warn) -> None:
-    """One approach and training seed in its own process; its row joins the run (never raises for the
-    approach's faults)."""
-    job = {**job_defaults, "name": entry.name, "origin": entry.origin, "seed": seed,
-           "log": str(run.run_dir / "logs" / (f"{entry.name}.log" if len(run.seeds) == 1 else
-                                               f"{entry.name}-seed{seed}.log"))}
+def job_label(run: Run, name: str, seed: int) -> str:
+    return name if len(run.seeds) == 1 else f"{name} (seed {seed})"
+
+
+def make_job(run: Run, entry, seed: int, job_defaults: dict, timeout: float | None) -> dict:
+    """What a process needs to evaluate one approach with one training seed (plain data: it may travel)."""
+    log = f"{entry.name}.log" if len(run.seeds) == 1 else f"{entry.name}-seed{seed}.log"
     if timeout is None:
-        timeout = (2 * job["budget"] + 600) if job["budget"] is not None else 600 if job["quick"] else 3600
-    warnings = []
+        budget = job_defaults["budget"]
+        timeout = (2 * budget + 600) if budget is not None else 600 if job_defaults["quick"] else 3600
+    return {**job_defaults, "name": entry.name, "origin": entry.origin, "seed": seed,
+            "label": job_label(run, entry.name, seed),
+            "log": str(run.run_dir / "logs" / log), "timeout": timeout}
 
-    def on_warning(text):
-        warnings.append(text)
-        warn(f"{entry.name} (seed {seed}): {text}")
 
-    started = time.monotonic()
-    result = run_isolated(job, timeout, progress, on_warning)
-    row = row_from_result(entry, result, run.dataset)
-    if warnings:
-        row["notes"]["warnings"] = warnings
-    row["seed"] = seed
-    row["wall_seconds"] = round(time.monotonic() - started, 1)
-    run.add(row, seed, result)
+class LocalExecutor:
+    """One job at a time, each in a process of its own on this machine (bench.cluster runs them on Dask)."""
+
+    def describe(self) -> dict:
+        return {"kind": "local"}
+
+    def results(self, jobs: list[dict], display):
+        for job in jobs:
+            yield job, run_job(job, display.job(job["label"]), lambda text: display.warn(f"{job['label']}: {text}"))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 def failed_row(name: str, reason: str) -> dict:
@@ -283,18 +296,27 @@ def seeds_of(entry, seeds: list[int]) -> list[int]:
 
 
 def run_all(run: Run, names: list[str], registry: dict, broken: dict, job_defaults: dict, timeout: float | None,
-            display) -> None:
-    """Every (approach, training seed) job that the run does not have yet, one after another; an approach
-    that does not train has no training seed and runs once. `display` shows it: display.job(label) -> a
+            display, executor=None) -> None:
+    """Every (approach, training seed) job that the run does not have yet, handed to the executor (one
+    after another here by default); each row joins the run the moment its job finishes. An approach that
+    does not train has no training seed and runs once. `display` shows it: display.job(label, where) -> a
     progress callback, display.warn(text), display.finished(label, row)."""
+    jobs = []
     for name in names:
         for seed in seeds_of(registry.get(name), run.seeds):
             if run.done(name, seed):
                 continue
-            label = name if len(run.seeds) == 1 else f"{name} (seed {seed})"
             if name in broken:
                 row = failed_row(name, f"plugin failed to import: {broken[name].error}")
                 run.add({**row, "seed": seed}, seed, {})
+                display.finished(job_label(run, name, seed), run.per_seed[name][seed]["row"])
             else:
-                evaluate_one(run, registry[name], seed, job_defaults, timeout, display.job(label), display.warn)
-            display.finished(label, run.per_seed[name][seed]["row"])
+                jobs.append(make_job(run, registry[name], seed, job_defaults, timeout))
+    for job, result in (executor or LocalExecutor()).results(jobs, display):
+        row = row_from_result(registry[job["name"]], result, run.dataset)
+        if result.get("warnings"):
+            row["notes"]["warnings"] = result["warnings"]
+        row.update(seed=job["seed"], wall_seconds=result.get("wall_seconds"), host=result.get("host"),
+                   threads=job["threads"])
+        run.add(row, job["seed"], result)
+        display.finished(job["label"], row)

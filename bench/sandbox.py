@@ -1,9 +1,10 @@
 """Runs one job in a process of its own and always comes back with a result: a job that raises, exits,
 hangs past its timeout, runs out of its memory limit or prints without end costs its own result only.
 
-Parent side: run_isolated() starts the process, relays its progress and warnings, enforces the timeout
-and kills the process group at the end. Child side: the process leads its own process group, dies with
-its parent, writes its prints to its capped log, and sends progress and one result through a queue.
+Parent side: run_job() / run_isolated() start the process, relay its progress and warnings, enforce the
+timeout and kill the process group at the end (locally, or on a Dask worker: bench.cluster). Child side:
+the process leads its own process group, dies with its parent, writes its prints to its capped log, and
+sends progress and one result through a queue.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import multiprocessing
 import os
 import queue as queue_module
 import signal
+import socket
 import sys
 import threading
 import time
@@ -20,9 +22,24 @@ from pathlib import Path
 LOG_LIMIT = 20 * 2**20        # bytes: the soft limit on every file the job writes (its log included)
 
 
-def run_isolated(job: dict, timeout: float, on_progress, on_warning) -> dict:
+def run_job(job: dict, on_progress, on_warning, cancelled=None) -> dict:
+    """run_isolated() under the job's own timeout; the result also keeps the warnings the job gave, its
+    wall time and the host it ran on."""
+    warnings = []
+
+    def warn(text):
+        warnings.append(text)
+        on_warning(text)
+
+    started = time.monotonic()
+    result = run_isolated(job, job["timeout"], on_progress, warn, cancelled)
+    return {**result, "warnings": warnings, "wall_seconds": round(time.monotonic() - started, 1),
+            "host": socket.gethostname()}
+
+
+def run_isolated(job: dict, timeout: float, on_progress, on_warning, cancelled=None) -> dict:
     """Runs bench.evaluate.evaluate(job) in a fresh process; returns its result, or a failed result
-    saying why there was none."""
+    saying why there was none. `cancelled()`, when given, is asked now and then: True stops the job."""
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
     proc = ctx.Process(target=_child, args=(job, messages))   # not daemonic: approaches may start pools
@@ -42,6 +59,8 @@ def run_isolated(job: dict, timeout: float, on_progress, on_warning) -> dict:
                 elif time.monotonic() - started > timeout:
                     return {"status": "failed",
                             "reason": f"timed out after {timeout:.0f} s (--timeout); process killed"}
+                elif cancelled is not None and cancelled():
+                    return {"status": "failed", "reason": "cancelled by the client (Ctrl-C); process killed"}
                 else:
                     continue
             kind = msg[0]

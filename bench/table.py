@@ -11,6 +11,7 @@ COLUMNS = [  # key, header, format
     ("seeds", "seeds", "count"),
     ("val_accuracy", "val acc", "pct"),
     ("train_accuracy", "train acc", "pct"),
+    ("pooled_accuracy", "train+val+test acc", "pct"),
     ("reported", "report (train / val)", "{}"),
     ("mae", "MAE", "{:.3f}"),
     ("rmse", "RMSE", "{:.3f}"),
@@ -25,8 +26,11 @@ COLUMNS = [  # key, header, format
     ("throughput", "img/s", "{:,.0f}"),
     ("fit_seconds", "train s", "{:.0f}"),
     ("work", "work", "{}"),
+    ("epochs_trained", "epochs trained", "{:g}"),
     ("params", "params", "{:,}"),
     ("peak_memory_mb", "peak MB", "{:.0f}"),
+    ("host", "host", "{}"),
+    ("threads", "threads", "{}"),
     ("n", "n", "{}"),
     ("notes", "notes", "notes"),
 ]
@@ -40,7 +44,7 @@ WIDE = ["val_accuracy", "train_accuracy", "mae", "p_vs_best", "work"]      # add
 SHORT = {"name": "approach", "sum_acc": "sum acc %", "digit_accuracy": "digit %", "reported": "report %",
          "latency_ms_p50": "p50 ms", "throughput": "img/s", "fit_seconds": "train s", "val_accuracy": "val %",
          "train_accuracy": "train %", "p_vs_best": "p vs best"}
-TEXT_COLUMNS = {"name", "status", "reported", "work", "notes", "p_test"}
+TEXT_COLUMNS = {"name", "status", "reported", "work", "notes", "p_test", "host"}
 
 
 def _reported_text(fig: dict | None, short: bool = False) -> str:
@@ -111,6 +115,21 @@ def note_lines(rows: list[dict]) -> list[str]:
     return [f"{r['name']}: {text}" for r in sort_rows(rows) if (text := fmt(r, "notes", "notes"))]
 
 
+def timing_note(meta: dict, rows: list[dict]) -> str | None:
+    """Where the timing columns are not those of one machine running one job at a time (a cluster run):
+    jobs timed on several hosts, or several jobs at once on one host."""
+    hosts = sorted({r["host"] for row in rows for r in row.get("per_seed", [row]) if r.get("host")})
+    shared = {host: n for host, n in (meta.get("executor") or {}).get("jobs_at_once", {}).items() if n > 1}
+    parts = []
+    if len(hosts) > 1:
+        parts.append(f"jobs were timed on {len(hosts)} hosts ({', '.join(hosts)}): latency, throughput and training "
+                     "seconds compare only between rows of one host")
+    if shared:
+        parts.append("up to " + ", ".join(f"{n} jobs ran at once on {host}" for host, n in shared.items())
+                     + ", so each job's timings are those of a share of that machine")
+    return "Timing: " + "; ".join(parts) + "." if parts else None
+
+
 def sort_rows(rows: list[dict]) -> list[dict]:
     order = {"ok": 0, "failed": 1, "skipped": 2}
     return sorted(rows, key=lambda r: (order.get(r["status"], 3), -(r.get("accuracy") or 0), r["name"]))
@@ -156,3 +175,59 @@ def console_notes(rows: list[dict]):
     from rich.text import Text
     lines = note_lines(rows)
     return Text("\n".join(["notes:"] + [f"  {n}" for n in lines])) if lines else Text("")
+
+
+# ------------------------------------------------------------------ a publication's rows beside ours
+REPORTED_ON = {"val": "val_accuracy", "pooled": "pooled_accuracy", "test": "accuracy"}
+ON_WORDS = {"val": "val", "pooled": "train+val+test", "test": "test"}
+
+
+def per_seed_rows(row: dict) -> list[dict]:
+    return row.get("per_seed") or [row]
+
+
+def seed_spread(row: dict, key: str) -> str:
+    """A metric over the training seeds, in percent: the mean ± sd (or the one value)."""
+    values = [100 * r[key] for r in per_seed_rows(row) if isinstance(r.get(key), (int, float))]
+    if not values:
+        return ""
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.2f}"
+    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.2f} ± {sd:.2f}"
+
+
+def verdict(row: dict) -> str:
+    """The publication's figure against ours on the same kind of set: reproduced (within 2 points, or
+    within our range over seeds), better or worse; for a publication that gives no figure, what happened."""
+    reported = row.get("reported") or {}
+    if row["status"] != "ok":
+        if "val" not in reported and row["status"] == "failed":
+            return f"reproduced: it could not be used here either ({row.get('reason', '')})"
+        return f"not run here: {row.get('reason', '')}"
+    key = REPORTED_ON[reported.get("on", "val")]
+    values = [100 * r[key] for r in per_seed_rows(row) if isinstance(r.get(key), (int, float))]
+    if "val" not in reported or not values:
+        return ""
+    theirs, ours = reported["val"], sum(values) / len(values)
+    if abs(ours - theirs) <= 2 or min(values) <= theirs <= max(values):
+        return "reproduced"
+    return "better" if ours > theirs else "worse"
+
+
+def markdown_reproduction(rows: list[dict]) -> str:
+    """The rows that reproduce a publication, its figures beside ours (mean ± sd over training seeds)."""
+    lines = ["| approach | report: train / val (on) | ours: train | val | test | train+val+test | work (epochs "
+             "trained) | train s | verdict |", "|---|---|---:|---:|---:|---:|---|---:|---|"]
+    for row in sort_rows([r for r in rows if r.get("reported")]):
+        reported = row["reported"]
+        on = f" ({ON_WORDS[reported.get('on', 'val')]})" if "val" in reported else ""
+        epochs = [r["epochs_trained"] for r in per_seed_rows(row) if r.get("epochs_trained")]
+        trained = f" ({min(epochs)}–{max(epochs)})" if epochs and min(epochs) != max(epochs) else \
+            f" ({epochs[0]})" if epochs else ""
+        cells = [row["name"], _reported_text(reported) + on, seed_spread(row, "train_accuracy"),
+                 seed_spread(row, "val_accuracy"), seed_spread(row, "accuracy"), seed_spread(row, "pooled_accuracy"),
+                 (row.get("work") or "") + trained, fmt(row, "fit_seconds", "{:.0f}"), verdict(row)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The shared torch training loop: mini-batches from in-memory tensors (no DataLoader, no per-sample
 Python), a budget of epochs (or, in equal-time mode, of seconds) with a cosine learning rate that ends
-with it, validation every epoch, early stopping on validation accuracy, the best-validation weights
-restored at the end, progress, seeds, channels_last and bf16 autocast on a CPU that has native bf16.
+with it (or a constant one until validation stalls), validation every epoch, early stopping on validation
+accuracy, the best-validation weights restored at the end, progress, seeds, channels_last and bf16
+autocast on a CPU that has native bf16.
 With a budget of epochs nothing depends on the clock: the same seed gives the same model.
 """
 from __future__ import annotations
@@ -127,8 +128,9 @@ def train_model(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Te
             if f >= 1.0:
                 break
             warm = min(1.0, (f + 1e-9) / cfg.warmup_fraction) if cfg.warmup_fraction > 0 else 1.0
+            lr = cfg.lr * warm if budget.until_stalled else cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * f))
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * f))
+                group["lr"] = lr
             idx = order[start:start + cfg.batch_size]
             x = as_float(train_x[idx], device, cfg.channels_last)
             if cfg.augment is not None:

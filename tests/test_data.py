@@ -54,6 +54,32 @@ def test_composer_is_deterministic_and_keeps_digits_and_boxes():
             assert img[y0:y0 + h, x0:x0 + w].max() > 100
 
 
+def test_the_hard_layout_touches_overlaps_rotates_and_speckles():
+    x, y = load_mnist()["test"]
+    hard = compose(x, y, 300, (1, 5), seed=3, layout="hard")
+    assert np.array_equal(hard.images, compose(x, y, 300, (1, 5), seed=3, layout="hard").images)
+    assert (hard.sums == np.where(hard.digits >= 0, hard.digits, 0).sum(1)).all()
+    counts = (hard.digits >= 0).sum(1)
+    assert counts.min() == 1 and counts.max() == 5
+    bx = hard.boxes
+    used = bx[..., 2] > 0
+    assert (bx[..., 0][used] >= 0).all() and ((bx[..., 0] + bx[..., 2])[used] <= 168).all()
+    heights = bx[..., 3][used]
+    assert heights.min() < 20 and heights.max() > 34                 # small and large digits
+    x0, w = bx[..., 0], bx[..., 2]
+    both = used[:, 1:] & used[:, :-1]
+    assert (x0[:, 1:] < x0[:, :-1] + w[:, :-1])[both].mean() > 0.3   # neighbours touch or overlap
+    ink_outside = 0
+    for img, boxes in zip(hard.images, bx):
+        mask = np.ones_like(img, bool)
+        for bx0, by0, bw, bh in boxes[boxes[:, 2] > 0]:
+            mask[by0:by0 + bh, bx0:bx0 + bw] = False
+        ink_outside += int((img[mask] > 0).any())
+    assert ink_outside > 150                                          # speckle noise on most images
+    plain = data.composed_dataset(400, 100, 100, digits=(4, 4), seed=0)
+    assert data.composed_dataset(400, 100, 100, digits=(4, 4), seed=0, layout="hard").hash != plain.hash
+
+
 def test_digit_range():
     x, y = load_mnist()["test"]
     s = compose(x, y, 300, parse_digits("1-5"), seed=0)
@@ -146,3 +172,8 @@ def test_bad_folder_on_the_command_line(kind, option, tmp_path):
     out = (result.stdout + result.stderr).strip()
     assert "Traceback" not in out
     assert out.startswith("error:") and str(folder) in out.replace("\n", "")
+
+
+def test_a_layout_for_a_folder_gets_one_line(tmp_path):
+    run = run_cli("--layout", "hard", "--data", str(write_folder(tmp_path / "mine")), "--out", str(tmp_path / "out"))
+    assert run.returncode == 2 and "--layout composes images; it does not apply to a --data folder" in run.stdout
