@@ -198,6 +198,10 @@ class Entry:
     reported: dict | None = None
     origin: tuple | None = None  # how discovery imported it: ("module" | "file" | "entry_point", where)
 
+    def protocol(self, work: str) -> dict | None:
+        """The training protocol of the publication it reproduces, under --work report; else None."""
+        return (self.reported or {}).get("protocol") if work == "report" else None
+
     def create(self, device: str = "cpu", seed: int = 0, digit_range: tuple = (4, 4)) -> Approach:
         """The approach, constructed and told where it runs, its training seed and the data's digit range."""
         approach = self.cls(**self.kwargs)

@@ -148,8 +148,7 @@ def evaluate(job: dict, progress, warn, stage: Stage) -> dict:
     result = {"status": "ok", "trained": False, "fit_seconds": 0.0, "history": []}
     if entry.cls.implements("fit"):
         stage.now = "fit"
-        protocol = (entry.reported or {}).get("protocol") if job.get("work") == "report" else None
-        budget = budget_for(approach, job["budget"], job["quick"], progress, protocol)
+        budget = budget_for(approach, job["budget"], job["quick"], progress, entry.protocol(job.get("work")))
         result.update(budget_kind=budget.kind, work=budget.describe())
         result.update(fit_or_load(entry, approach, dataset, job, budget, warn))
 

@@ -31,7 +31,7 @@ def load_trained(name: str, dataset, budget: float | None, quick: bool, device: 
     if unmet:
         raise PredictError(f"{name}: " + "; ".join(unmet))
     if entry.cls.implements("fit"):
-        protocol = (entry.reported or {}).get("protocol") if work == "report" else None
+        protocol = entry.protocol(work)
         work_text = budget_for(approach, budget, quick, None, protocol).describe()
         path = checkpoint_path(cache, entry, dataset.hash, work_text, seed, device)
         train_hint = (f"train it first: python run_bench.py --approaches {name}"

@@ -3,6 +3,8 @@ figures that matter first (it fits a 100-column terminal and pastes into an issu
 failure reasons as lines under it, and every column for the CSV, the JSON and the page's detail view."""
 from __future__ import annotations
 
+import statistics
+
 COLUMNS = [  # key, header, format
     ("name", "approach", "{}"),
     ("status", "status", "{}"),
@@ -115,10 +117,14 @@ def note_lines(rows: list[dict]) -> list[str]:
     return [f"{r['name']}: {text}" for r in sort_rows(rows) if (text := fmt(r, "notes", "notes"))]
 
 
+def per_seed_rows(row: dict) -> list[dict]:
+    return row.get("per_seed") or [row]
+
+
 def timing_note(meta: dict, rows: list[dict]) -> str | None:
     """Where the timing columns are not those of one machine running one job at a time (a cluster run):
     jobs timed on several hosts, or several jobs at once on one host."""
-    hosts = sorted({r["host"] for row in rows for r in row.get("per_seed", [row]) if r.get("host")})
+    hosts = sorted({r["host"] for row in rows for r in per_seed_rows(row) if r.get("host")})
     shared = {host: n for host, n in (meta.get("executor") or {}).get("jobs_at_once", {}).items() if n > 1}
     parts = []
     if len(hosts) > 1:
@@ -182,20 +188,14 @@ REPORTED_ON = {"val": "val_accuracy", "pooled": "pooled_accuracy", "test": "accu
 ON_WORDS = {"val": "val", "pooled": "train+val+test", "test": "test"}
 
 
-def per_seed_rows(row: dict) -> list[dict]:
-    return row.get("per_seed") or [row]
-
-
 def seed_spread(row: dict, key: str) -> str:
     """A metric over the training seeds, in percent: the mean ± sd (or the one value)."""
     values = [100 * r[key] for r in per_seed_rows(row) if isinstance(r.get(key), (int, float))]
     if not values:
         return ""
-    mean = sum(values) / len(values)
     if len(values) == 1:
-        return f"{mean:.2f}"
-    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-    return f"{mean:.2f} ± {sd:.2f}"
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def verdict(row: dict) -> str:
