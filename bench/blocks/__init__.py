@@ -1,8 +1,9 @@
 """Building blocks that approaches share (never approaches themselves: discovery does not look here).
 
 - segmentation: cut an image into one MNIST-style 28x28 crop per digit (`crops_of`, `slot_crops`).
-- sums:         the exact distribution of a sum of digits (`sum_distribution`) and the sum heads of
-                whole-image models (`SumHead`: regression as the original report, or a class per sum).
+- sums:         the exact distribution of a sum of digits (`sum_distribution`), of the sum a CTC reader's
+                frames spell (`ctc_sum_log_distribution`), and the sum heads of whole-image models
+                (`SumHead`: regression as the original report, or a class per sum).
 - augment:      random rotation, scale and shift of digit crops (`random_affine`).
 - vit:          a small timm ViT for grayscale input (`small_vit`), local timm weights (`timm_pretrained`),
                 and pre-training a ViT digit reader on single MNIST-train digits (`pretrain_digit_reader`).
