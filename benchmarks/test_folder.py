@@ -1,13 +1,14 @@
 """Writes a folder of test images in the original format (data0.npy, lab0.npy: sums only), to evaluate
 models trained on the default data with `python run_bench.py --test-data DIR`:
 
-    python benchmarks/test_folder.py hard  results/test-hard      # the composer's hard layout
-    python benchmarks/test_folder.py other results/test-other     # another generator, plain
+    python benchmarks/test_folder.py hard  data/test-hard      # the composer's hard layout
+    python benchmarks/test_folder.py other data/test-other     # another generator, plain
 
 Both draw MNIST's 10,000 test digits, as the test split does. "other" is a generator that shares no code
 with the composer, for checking what a model learned of the composer rather than of the digits: each
-digit as MNIST drew it (its size, its stroke, no rotation), cropped to its ink; neighbours 8 pixels
-apart to 3 pixels overlapping (about a quarter touch); each placed anywhere from the top to the bottom.
+digit as MNIST drew it (its size, its stroke, no rotation), cropped to its ink; the gaps between
+neighbours' ink boxes drawn evenly from 3 pixels overlapping to 8 apart; each digit placed anywhere from
+the top to the bottom.
 """
 import argparse
 import io
