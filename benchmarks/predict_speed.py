@@ -1,5 +1,6 @@
-"""Batched prediction speed of registered approaches: images/s of predict_batch over the default test
-split (3,000 images), after a short fit (speed does not depend on how well a model is trained).
+"""Prediction speed of registered approaches: images/s of predict_batch over the default test split
+(3,000 images) and single-image latency of predict_sum (p50, p95), after a short fit (speed does not
+depend on how well a model is trained).
 
     python benchmarks/predict_speed.py slot_cnn_sum_only classic_cv tesseract_ocr_tuned [--fit-seconds 20]
 """
@@ -21,6 +22,7 @@ def main():
     from bench.approach import Budget
     from bench.data import data_spec, load_dataset
     from bench.discovery import discover
+    from bench.timing import latency_percentiles
     from bench.util import seed_everything, tune_cpu
 
     tune_cpu(args.threads)
@@ -38,8 +40,10 @@ def main():
             started = time.perf_counter()
             approach.predict_batch(batch)
             best = min(best, time.perf_counter() - started)
+        single = latency_percentiles(approach.predict_sum, images)
         print(f"{name}: {len(images) / best:,.0f} images/s batched ({len(images)} images in {best:.2f} s, "
-              f"best of {args.repeats}; {args.threads} threads)")
+              f"best of {args.repeats}); single image p50 {single['latency_ms_p50']:.2f} ms, "
+              f"p95 {single['latency_ms_p95']:.2f} ms ({single['latency_calls']} calls); {args.threads} threads")
 
 
 if __name__ == "__main__":
