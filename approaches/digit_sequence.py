@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from bench import Approach, register
 from bench.blocks.augment import random_affine
-from bench.blocks.segmentation import INK, MIN_RUN_INK, WIDE, column_runs
+from bench.blocks.segmentation import INK, WIDE, ink_runs
 from bench.blocks.sums import ctc_sum_log_distribution
 from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
 
@@ -60,8 +60,7 @@ def ink_spans(images, digit_range):
     lo, hi = digit_range
     spans = []
     for image in images:
-        ink = np.asarray(image) >= INK
-        runs = [(a, b) for a, b in column_runs(ink) if ink[:, a:b].sum() >= MIN_RUN_INK]
+        runs = ink_runs(np.asarray(image) >= INK)
         spans.append(runs if lo <= len(runs) <= hi and all(b - a <= WIDE for a, b in runs) else None)
     return spans
 

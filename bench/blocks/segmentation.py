@@ -23,6 +23,11 @@ def column_runs(ink: np.ndarray) -> list[list[int]]:
     return [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
 
 
+def ink_runs(ink: np.ndarray) -> list[list[int]]:
+    """[start, end) of each run of inked columns that holds at least MIN_RUN_INK ink pixels (fewer: a speck)."""
+    return [r for r in column_runs(ink) if ink[:, r[0]:r[1]].sum() >= MIN_RUN_INK]
+
+
 def _split_widest(runs, ink):
     i = max(range(len(runs)), key=lambda j: runs[j][1] - runs[j][0])
     a, b = runs[i]
@@ -44,7 +49,7 @@ def _merge_closest(runs):
 def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4)) -> list[tuple[int, int]]:
     """Column spans [start, end) of the digits in the image, left to right."""
     ink = np.asarray(image) >= INK
-    runs = [r for r in column_runs(ink) if ink[:, r[0]:r[1]].sum() >= MIN_RUN_INK]
+    runs = ink_runs(ink)
     lo, hi = digit_range
     if not runs:
         return []
