@@ -66,3 +66,16 @@ def test_pushed_together_moves_whole_digits_and_frame_targets_mark_them():
     for i in changed[:20]:
         assert [int(targets[i, (a + b) // (2 * FRAME)]) for a, b in moved[i]] == [1] * len(moved[i])
         assert (targets[i] == 0).sum() > 0
+
+
+def test_soften_keeps_each_digits_ink_and_place():
+    from bench.blocks.augment import soften
+    from bench.data import load_mnist
+
+    digits = torch.from_numpy(load_mnist()["test"][0][:100].astype(np.float32) / 255)[:, None]
+    soft = soften(digits)
+    assert torch.allclose(soft.sum((2, 3)), digits.sum((2, 3)), rtol=0.02)   # ink kept (a little lost at a border)
+    rows = torch.arange(28.0)[:, None]
+    centre = lambda x: (x[:, 0] * rows).sum((1, 2)) / x[:, 0].sum((1, 2))            # noqa: E731
+    assert torch.allclose(centre(soft), centre(digits), atol=0.05)                     # not shifted
+    assert (soft.amax((2, 3)) < digits.amax((2, 3))).float().mean() > 0.9             # peaks spread out

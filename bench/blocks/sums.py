@@ -26,28 +26,27 @@ def ctc_sum_log_distribution(log_probs: torch.Tensor, digit_range: tuple[int, in
     digits). Exact and differentiable: a forward pass over frames whose state is the digits spelt so far,
     their sum, and the symbol of the previous frame; rescaled every frame so that nothing underflows."""
     fewest, most = digit_range
-    b, frames, _ = log_probs.shape
+    b = log_probs.shape[0]
     sums = 9 * most + 1
     states = (most + 1) * sums                                     # (digits spelt, their sum), flattened
     probs = log_probs.float().exp()
     count, total, digit = torch.arange(most + 1)[:, None], torch.arange(sums)[None], torch.arange(10)[:, None, None]
     source = torch.where((count >= 1) & (total >= digit), (count - 1) * sums + total - digit, states)
     source = source.reshape(1, 10, states).expand(b, 10, states).to(probs.device)   # `states` points at a zero
-    after_blank = probs.new_zeros(b, states)                       # the previous frame was a blank (or none)
-    after_blank[:, 0] = 1.0
-    after_digit = probs.new_zeros(b, 10, states)                   # the previous frame was the digit d
+    state = probs.new_zeros(b, 11, states)      # [:, 0] after a blank (or at the start), [:, 1 + d] after the digit d
+    state[:, 0, 0] = 1.0
     zero = probs.new_zeros(b, 10, 1)
-    log_scale = probs.new_zeros(b)
-    for t in range(frames):
-        blank, digits = probs[:, t, :1], probs[:, t, 1:, None]
-        either = after_blank + after_digit.sum(1)
-        new_digit = torch.cat([(either[:, None] - after_digit) * digits, zero], 2).gather(2, source)
-        after_blank, after_digit = either * blank, after_digit * digits + new_digit
-        scale = after_blank.sum(1) + after_digit.sum((1, 2))
-        after_blank, after_digit = after_blank / scale[:, None], after_digit / scale[:, None, None]
-        log_scale = log_scale + scale.log()
-    spelt = (after_blank + after_digit.sum(1)).reshape(b, most + 1, sums)[:, fewest:].sum(1)
-    return spelt.clamp_min(1e-30).log() + log_scale[:, None]
+    scales = []
+    for frame in probs.unsqueeze(-1).unbind(1):                 # (B, 11, 1): this frame's probabilities
+        either = state.sum(1, keepdim=True) * frame             # whatever came before, then this frame's symbol
+        held = state[:, 1:] * frame[:, 1:]                       # the previous frame's digit held on: no new digit
+        new_digit = torch.cat([either[:, 1:] - held, zero], 2).gather(2, source)
+        state = torch.cat([either[:, :1], held + new_digit], 1)
+        scale = state.sum((1, 2))
+        state = state / scale[:, None, None]
+        scales.append(scale)
+    spelt = state.sum(1).reshape(b, most + 1, sums)[:, fewest:].sum(1)
+    return spelt.clamp_min(1e-30).log() + torch.stack(scales, 1).log().sum(1, keepdim=True)
 
 
 class SumHead:
