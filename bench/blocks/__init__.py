@@ -4,7 +4,8 @@
 - sums:         the exact distribution of a sum of digits (`sum_distribution`), of the sum a CTC reader's
                 frames spell (`ctc_sum_log_distribution`), and the sum heads of whole-image models
                 (`SumHead`: regression as the original report, or a class per sum).
-- augment:      random rotation, scale and shift of digit crops (`random_affine`).
+- augment:      random rotation, scale and shift of digit crops (`random_affine`), and a fixed low-pass
+                filter a reader sees its images through (`soften`).
 - vit:          a small timm ViT for grayscale input (`small_vit`), local timm weights (`timm_pretrained`),
                 and pre-training a ViT digit reader on single MNIST-train digits (`pretrain_digit_reader`).
 
