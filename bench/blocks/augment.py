@@ -21,8 +21,8 @@ def random_affine(crops: torch.Tensor, degrees=10.0, scale=0.1, shift=0.08) -> t
 def soften(images: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) float images through a fixed 3x3 low-pass filter, [1, 6, 1] / 8 along each axis. Every digit
     the composer draws is resampled (turned and scaled), so a reader trained on its images alone learns
-    that softness and misreads digits drawn without resampling, such as MNIST's own pixels; seen through
-    this filter in training and prediction alike, crisp and soft strokes look alike."""
+    that softness and misreads digits drawn without resampling, such as MNIST's own pixels. A reader that
+    predicts through this filter and trains on a share of its images filtered reads both."""
     taps = images.new_tensor([1 / 8, 6 / 8, 1 / 8])
     kernel = (taps[:, None] * taps[None]).reshape(1, 1, 3, 3)
     return F.conv2d(images, kernel.to(images.dtype), padding=1)
