@@ -19,7 +19,7 @@ from bench import Approach, register
 from bench.blocks.augment import random_affine
 from bench.blocks.segmentation import slot_crops
 from bench.blocks.sums import sum_distribution
-from bench.train import TorchApproach, TrainConfig, predict_outputs, train_model
+from bench.train import TorchApproach, TrainConfig, as_float, autocast, predict_outputs, train_model
 
 
 class DigitCNN(nn.Module):
@@ -86,8 +86,18 @@ class DigitSlots(TorchApproach, Approach):
         return MaskedSlots(SlotModel(widths=self.widths, extra_convs=self.extra_convs))
 
     def preprocess(self, images):
-        """Images -> (N, slots, 28, 28) uint8 crops, empty slots all dark."""
-        return torch.from_numpy(slot_crops(images, self.digit_range))
+        """Images -> (N, slots, 28, 28) uint8 crops, empty slots all dark; digits that touch are cut apart
+        where the trained reader reads both halves surest."""
+        return torch.from_numpy(slot_crops(images, self.digit_range, self.surety if self.model is not None else None))
+
+    @torch.inference_mode()
+    def surety(self, crops):
+        """(M, 28, 28) uint8 crops -> how surely each is one digit: the log-probability of its likeliest."""
+        self.model.eval()
+        x = as_float(torch.from_numpy(crops)[:, None], self.device, channels_last=True)
+        with autocast(self.device, True):
+            logits = self.model.slots.digit(x)
+        return F.log_softmax(logits.float(), -1).amax(-1).cpu().numpy()
 
     def digit_targets(self, train, counts):
         """Per-slot digit labels where segmentation found as many digits as the image holds, else ignored."""
@@ -107,7 +117,7 @@ class DigitSlots(TorchApproach, Approach):
 
     def fit(self, train, val, budget):
         budget.progress("segmenting digits", 0, 1)
-        train_x, val_x = self.preprocess(train.images), self.preprocess(val.images)
+        train_x, val_x = (torch.from_numpy(slot_crops(split.images, self.digit_range)) for split in (train, val))
         train_counts = (train_x.amax((2, 3)) > 0).sum(1).numpy()
         budget.progress("segmenting digits", 1, 1)
         if self.supervision == "digits":

@@ -1,5 +1,7 @@
 """The structured recognizer: its exact sum distribution, a varying digit count, and sums-only data."""
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -7,11 +9,12 @@ import pytest
 import torch
 
 from bench.approach import Budget
-from bench.blocks.segmentation import INK, crops_of, segment
+from bench.blocks.segmentation import INK, crop, crops_of, segment, slot_crops
 from bench.blocks.sums import sum_distribution
-from bench.data import composed_dataset
+from bench.data import composed_dataset, load_folder, load_mnist
 from bench.discovery import discover
-from tests.conftest import run_cli
+from bench.train import predict_outputs
+from tests.conftest import ROOT, run_cli
 
 
 def test_sum_distribution_is_the_exact_convolution():
@@ -31,8 +34,8 @@ def test_sum_distribution_is_the_exact_convolution():
 
 
 def crop_one(image: np.ndarray, span: tuple[int, int]) -> np.ndarray:
-    """The digit in columns span as a 28x28 uint8 MNIST-style crop, one image at a time: the code
-    crops_of replaced, kept here as what it must still give."""
+    """The digit in columns span as a 28x28 uint8 MNIST-style crop: the code of the column cut that
+    crop() generalised, kept here as what it must still give for a span of columns."""
     a, b = span
     part = np.asarray(image[:, a:b], dtype=np.float32)
     rows = np.flatnonzero((part >= INK).any(1))
@@ -51,17 +54,68 @@ def crop_one(image: np.ndarray, span: tuple[int, int]) -> np.ndarray:
 
 @pytest.mark.parametrize("digits", [(4, 4), (1, 5), (2, 3)])
 def test_batch_segmentation_gives_the_crops_of_one_image_at_a_time(digits):
-    """crops_of cuts a whole batch at once; its crops must be segment() and crop_one()'s, image by image,
-    including images it hands to segment() (too many or too few runs of ink) and blank or noisy ones."""
+    """crops_of cuts a whole batch at once; its crops must be segment() and crop()'s, image by image,
+    including images it hands to segment() (too many or too few runs of ink) and blank or noisy ones;
+    and where segment() keeps whole columns, crop() must give the column cut's crop."""
     images = composed_dataset(400, 10, 10, digits=digits, seed=11).train.images.astype(np.float32)
     rng = np.random.default_rng(0)
     images[:20] = 0                                                             # blank
     images[20:40] = rng.random((20, 40, 168)) * 255                            # noise: one wide run
     images[40:60, :, ::9] = 255                                                 # many thin runs
     crops, counts = crops_of(images, digits)
-    expected = [crop_one(image, span) for image in images for span in segment(image, digits)]
-    assert counts.tolist() == [len(segment(image, digits)) for image in images]
+    masks = [segment(image, digits) for image in images]
+    expected = [crop(image, mask) for image, found in zip(images, masks) for mask in found]
+    assert counts.tolist() == [len(found) for found in masks]
     assert crops.shape == (len(expected), 28, 28) and np.array_equal(crops, np.stack(expected))
+    columns = 0
+    for image, found in zip(images, masks):
+        for mask in found:
+            inked = np.flatnonzero(mask.any(0))
+            if mask[:, inked].all():                                           # a span of whole columns
+                columns += 1
+                assert np.array_equal(crop(image, mask), crop_one(image, (inked[0], inked[-1] + 1)))
+    assert columns >= 0.8 * counts.sum()                                       # most images need no more
+
+
+def test_digits_that_share_columns_are_cut_by_their_ink():
+    """Neighbours whose columns overlap but whose ink does not touch (one high, one low) are cut apart
+    by their ink: each crop holds one digit's ink, none of its neighbour's."""
+    digit_images, _ = load_mnist()["test"]
+    image, placed, x = np.zeros((40, 168), np.uint8), [], 10
+    for k, digit in enumerate(digit_images[[3, 2, 1, 18]]):               # a 0, a 1, a 2 and a 3
+        rows, cols = np.nonzero(digit)
+        ink = cv2.resize(digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1], None, fx=0.8, fy=0.8)
+        h, w = ink.shape                                                      # 16 rows high: 8 rows between
+        y = 0 if k % 2 == 0 else 40 - h
+        own = np.zeros_like(image)
+        own[y:y + h, x:x + w] = ink
+        placed.append(own >= INK)
+        image = np.maximum(image, own)
+        x += w - 3                                                            # 3 columns shared with the next
+    masks = segment(image, (4, 4))
+    assert len(masks) == 4
+    for mask, own in zip(masks, placed):
+        assert np.array_equal(mask & (image >= INK), own)
+    assert len(crops_of(image[None], (4, 4))[0]) == 4
+
+
+def test_a_reader_chooses_where_touching_digits_are_cut(tmp_path):
+    """On another generator's images, where a third of the neighbours touch or overlap, the slot reader
+    cutting touching digits where it reads both halves surest reads more sums right than the cut at the
+    column of least ink."""
+    dataset = composed_dataset(3000, 300, 300, digits=(4, 4), seed=3)
+    registry, _ = discover()
+    approach = registry["slot_cnn_digit_sup"].create(digit_range=dataset.digits)
+    approach.fit(dataset.train, dataset.val, Budget(epochs=6))
+    made = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "test_folder.py"), "other", str(tmp_path),
+                           "--n", "400"], capture_output=True, text=True, cwd=ROOT)
+    assert made.returncode == 0, made.stderr
+    other = load_folder(tmp_path)
+    read_cut = np.mean(approach.predict_batch(other.images) == other.sums)
+    least_ink = predict_outputs(approach.model, torch.from_numpy(slot_crops(other.images, (4, 4))),
+                                channels_last=False)
+    least_ink_cut = np.mean(approach.outputs_to_sums(least_ink).numpy() == other.sums)
+    assert read_cut > least_ink_cut + 0.03, (read_cut, least_ink_cut)
 
 
 @pytest.mark.parametrize("name", ["slot_cnn_sum_only", "slot_cnn_digit_sup"])

@@ -1,9 +1,12 @@
-"""Column segmentation: an image of digits written left to right -> one 28x28 crop per digit, MNIST style
+"""Digit segmentation: an image of digits written left to right -> one 28x28 crop per digit, MNIST style
 (the digit's ink scaled into a 20x20 box and centred in 28x28).
 
-Segmentation works on the column profile of the ink: runs of inked columns are candidate digits; runs
-are merged where a digit broke into pieces and split at their thinnest column where digits touch,
-until the count is within the dataset's digit range (or equal to it when the range is one number).
+Most images need only their column profile: where the runs of inked columns are as many as the image may
+hold digits, each run is a digit and its crop holds the run's columns. Elsewhere (neighbours that share
+columns, digits that touch, a digit broken in pieces, specks) each connected piece of ink is a candidate
+digit and its crop holds that ink alone, not a neighbour's that reaches into its columns; pieces are
+merged where a digit broke apart and split at their thinnest column where digits touch, until the count
+is within the dataset's digit range (or equal to it when the range is one number).
 """
 from __future__ import annotations
 
@@ -11,9 +14,10 @@ import cv2
 import numpy as np
 
 INK = 64               # a pixel at or above this (0..255) is ink
-MIN_RUN_INK = 12       # runs with fewer ink pixels are specks, dropped
+MIN_RUN_INK = 12       # runs or pieces with fewer ink pixels are specks, dropped
 WIDE = 34              # a run wider than this probably holds touching digits
 CHUNK = 1024           # crops_of works on this many images at a time (its arrays stay in the cache)
+AROUND = np.ones((3, 3), np.uint8)      # a piece's crop keeps the faint pixels next to its ink
 
 
 def column_runs(ink: np.ndarray) -> list[list[int]]:
@@ -28,65 +32,147 @@ def ink_runs(ink: np.ndarray) -> list[list[int]]:
     return [r for r in column_runs(ink) if ink[:, r[0]:r[1]].sum() >= MIN_RUN_INK]
 
 
-def _split_widest(runs, ink):
-    i = max(range(len(runs)), key=lambda j: runs[j][1] - runs[j][0])
-    a, b = runs[i]
+def settled(runs: list[list[int]], digit_range: tuple[int, int]) -> bool:
+    """Whether the runs of inked columns are the digits: as many as the image may hold, and none wide
+    enough to hold two unless the image already holds its most."""
+    lo, hi = digit_range
+    return lo <= len(runs) <= hi and (len(runs) == hi or max(b - a for a, b in runs) <= WIDE)
+
+
+def _columns(mask: np.ndarray) -> tuple[int, int]:
+    cols = np.flatnonzero(mask.any(0))
+    return int(cols[0]), int(cols[-1]) + 1
+
+
+def _width(mask: np.ndarray) -> int:
+    a, b = _columns(mask)
+    return b - a
+
+
+def _ink_pieces(ink: np.ndarray) -> list[np.ndarray]:
+    """Each 8-connected piece of ink with at least MIN_RUN_INK pixels, as a mask of its ink."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
+    return [labels == k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= MIN_RUN_INK]
+
+
+def _merge_most_shared(pieces: list[np.ndarray]) -> None:
+    """Merges the two pieces most likely to be one digit: those sharing the largest part of the narrower
+    one's columns, or where none share columns, the two with the narrowest gap between them."""
+    spans = [_columns(p) for p in pieces]
+    best, pair = None, None
+    for i in range(len(pieces)):
+        for j in range(i + 1, len(pieces)):
+            (a, b), (c, d) = spans[i], spans[j]
+            shared = min(b, d) - max(a, c)
+            score = shared / min(b - a, d - c) if shared > 0 else shared
+            if best is None or score > best:
+                best, pair = score, (i, j)
+    i, j = pair
+    pieces[i] = pieces[i] | pieces.pop(j)
+
+
+def _split_widest(pieces: list[np.ndarray], image: np.ndarray, read=None) -> bool:
+    """Cuts the widest piece in two at a column within its middle half: with `read` (crops -> how surely
+    each is one digit, higher is surer), the column whose two halves read surest; else its column of
+    least ink. False where the widest piece is under 6 columns wide."""
+    i = max(range(len(pieces)), key=lambda j: _width(pieces[j]))
+    a, b = _columns(pieces[i])
     if b - a < 6:
         return False
-    lo, hi = a + (b - a) // 4, b - (b - a) // 4                 # cut in the middle half, at the least ink
-    profile = ink[:, lo:hi].sum(0)
-    cut = lo + int(np.argmin(profile + np.abs(np.arange(hi - lo) - (hi - lo) / 2) * 1e-3))
-    runs[i:i + 1] = [[a, cut], [cut, b]]
+    lo, hi = a + (b - a) // 4, b - (b - a) // 4
+    columns = np.arange(image.shape[1])
+    if read is None:
+        profile = pieces[i][:, lo:hi].sum(0)
+        cut = lo + int(np.argmin(profile + np.abs(np.arange(hi - lo) - (hi - lo) / 2) * 1e-3))
+    else:
+        cuts = np.arange(lo, hi + 1)
+        halves = [half for c in cuts for half in (pieces[i] & (columns < c), pieces[i] & (columns >= c))]
+        cut = cuts[int(np.argmax(_read(read, image, halves).reshape(-1, 2).sum(1)))]
+    pieces[i:i + 1] = [pieces[i] & (columns < cut), pieces[i] & (columns >= cut)]
     return True
 
 
-def _merge_closest(runs):
-    gaps = [(runs[j + 1][0] - runs[j][1], (runs[j + 1][1] - runs[j][0]), j) for j in range(len(runs) - 1)]
-    _, _, j = min(gaps)
-    runs[j:j + 2] = [[runs[j][0], runs[j + 1][1]]]
+def _read(read, image: np.ndarray, pieces: list[np.ndarray]) -> np.ndarray:
+    """How surely each piece's crop is one digit."""
+    return np.asarray(read(np.stack([crop(image, _around(p, image)) for p in pieces])), np.float64)
 
 
-def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4)) -> list[tuple[int, int]]:
-    """Column spans [start, end) of the digits in the image, left to right."""
-    ink = np.asarray(image) >= INK
+def _around(piece: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The pixels a piece's crop may hold: its ink and the faint pixels next to it (no other piece's ink)."""
+    return cv2.dilate(piece.view(np.uint8), AROUND).view(bool) & (image > 0) & (piece | (image < INK))
+
+
+def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None) -> list[np.ndarray]:
+    """The digits of an image, left to right, each as a boolean mask of the pixels its crop may hold.
+    `read` (crops -> how surely each is one digit, e.g. a digit reader's log-probability of its
+    likeliest digit) chooses where touching digits are cut apart."""
+    image = np.asarray(image)
+    ink = image >= INK
     runs = ink_runs(ink)
-    lo, hi = digit_range
     if not runs:
         return []
-    while len(runs) > hi:
-        _merge_closest(runs)
-    while len(runs) < lo and _split_widest(runs, ink):
+    if settled(runs, digit_range):
+        bands = [np.zeros(ink.shape, bool) for _ in runs]
+        for band, (a, b) in zip(bands, runs):
+            band[:, a:b] = True
+        return bands
+    lo, hi = digit_range
+    pieces = sorted(_ink_pieces(ink), key=lambda p: _columns(p)[0])
+    if not pieces:
+        return []
+    while len(pieces) > hi:
+        _merge_most_shared(pieces)
+    while len(pieces) < lo and _split_widest(pieces, image, read):
         pass
-    while len(runs) < hi and max(b - a for a, b in runs) > WIDE and _split_widest(runs, ink):
+    while len(pieces) < hi and max(map(_width, pieces)) > WIDE and _split_widest(pieces, image, read):
         pass
-    if lo == hi and len(runs) > lo:      # a split above can overshoot only when lo < hi; keep it exact
-        while len(runs) > lo:
-            _merge_closest(runs)
-    return [tuple(r) for r in runs]
+    pieces.sort(key=lambda p: _columns(p)[0])
+    return [_around(p, image) for p in pieces]
 
 
-def crops_of(images, digit_range=(4, 4)) -> tuple[np.ndarray, np.ndarray]:
+def crop(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """One digit's 28x28 uint8 crop: the ink under the mask (the rows and columns it spans) scaled into a
+    20x20 box and centred; all dark where the mask holds no ink."""
+    image = np.asarray(image)
+    ink = (image >= INK) & mask
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    out = np.zeros((28, 28), np.float32)
+    if len(rows):
+        part = np.where(mask, image, 0)[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+        h, w = part.shape
+        scale = 20.0 / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        y0, x0 = (28 - nh) // 2, (28 - nw) // 2
+        out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(part, (nw, nh), interpolation=cv2.INTER_AREA)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def crops_of(images, digit_range=(4, 4), read=None) -> tuple[np.ndarray, np.ndarray]:
     """All digit crops of a batch of images: crops (M, 28, 28) uint8, and for each image the number of
-    crops it gave (so crops[counts[:i].sum():][:counts[i]] are image i's digits, left to right).
-
-    Each crop is the digit's ink (the span's columns, the rows that hold ink) scaled into a 20x20 box and
-    centred in 28x28. Images whose ink runs already give an acceptable count skip segment()'s merging
-    and splitting; every crop's rows of ink and scale are found for the whole batch at once."""
+    crops it gave (so crops[counts[:i].sum():][:counts[i]] are image i's digits, left to right): the crops
+    of segment() and crop(), image by image. Images whose runs of inked columns are settled are cut for
+    the whole batch at once; the others go through segment() one at a time."""
     images = np.asarray(images)
     crops, counts = [np.zeros((0, 28, 28), np.uint8)], [np.zeros(0, np.int64)]
     for start in range(0, len(images), CHUNK):
         chunk = images[start:start + CHUNK]
         ink = chunk >= INK
-        spans, chunk_counts = _spans_of(chunk, ink, digit_range)
-        crops.append(_crops(chunk, ink, spans))
+        spans, chunk_counts = _settled_spans(ink, digit_range)
+        chunk_crops, image_of = [_crops(chunk, ink, spans)], [spans[:, 0]]
+        for i in np.flatnonzero(chunk_counts < 0):
+            masks = segment(chunk[i], digit_range, read)
+            chunk_counts[i] = len(masks)
+            chunk_crops.append(np.array([crop(chunk[i], m) for m in masks], np.uint8).reshape(-1, 28, 28))
+            image_of.append(np.full(len(masks), i))
+        crops.append(np.concatenate(chunk_crops)[np.argsort(np.concatenate(image_of), kind="stable")])
         counts.append(chunk_counts)
     return np.concatenate(crops), np.concatenate(counts)
 
 
-def slot_crops(images, digit_range=(4, 4)) -> np.ndarray:
+def slot_crops(images, digit_range=(4, 4), read=None) -> np.ndarray:
     """Images -> (N, slots, 28, 28) uint8: each image's digit crops left to right in its first slots, the
     rest all dark; slots = the data's most digits (or more, if an image gave more crops)."""
-    crops, counts = crops_of(images, digit_range)
+    crops, counts = crops_of(images, digit_range, read)
     out = np.zeros((len(counts), max(digit_range[1], int(counts.max(initial=0))), 28, 28), np.uint8)
     start = 0
     for i, n in enumerate(counts):
@@ -95,8 +181,9 @@ def slot_crops(images, digit_range=(4, 4)) -> np.ndarray:
     return out
 
 
-def _spans_of(images: np.ndarray, ink: np.ndarray, digit_range) -> tuple[np.ndarray, np.ndarray]:
-    """(M, 3) spans [image, start, end) in image order, left to right, and each image's count."""
+def _settled_spans(ink: np.ndarray, digit_range) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of inked columns of every image whose runs are settled, as (M, 3) spans [image, start, end)
+    in image order, left to right; and each image's count of them, -1 where they are not settled."""
     n, _, width = ink.shape
     inked = np.zeros((n, width + 2), np.int8)
     inked[:, 1:-1] = ink.any(1)
@@ -111,14 +198,8 @@ def _spans_of(images: np.ndarray, ink: np.ndarray, digit_range) -> tuple[np.ndar
     widest = np.zeros(n, np.int64)
     np.maximum.at(widest, image_of, ends - starts)
     lo, hi = digit_range
-    settled = (counts >= lo) & (counts <= hi) & ((counts == hi) | (widest <= WIDE))   # segment() changes nothing
-    spans = [np.stack([image_of, starts, ends], 1)[settled[image_of]]]
-    for i in np.flatnonzero(~settled):
-        found = segment(images[i], digit_range)
-        counts[i] = len(found)
-        spans.append(np.array([(i, a, b) for a, b in found], np.int64).reshape(-1, 3))
-    spans = np.concatenate(spans)
-    return spans[np.lexsort((spans[:, 1], spans[:, 0]))], counts
+    ok = (counts >= lo) & (counts <= hi) & ((counts == hi) | (widest <= WIDE))        # as settled() says
+    return np.stack([image_of, starts, ends], 1)[ok[image_of]], np.where(ok, counts, -1)
 
 
 def _crops(images: np.ndarray, ink: np.ndarray, spans: np.ndarray) -> np.ndarray:
