@@ -1,8 +1,10 @@
 """Prediction speed of registered approaches: images/s of predict_batch over the default test split
-(3,000 images) and single-image latency of predict_sum (p50, p95), after a short fit (speed does not
-depend on how well a model is trained).
+(3,000 images), or over the images of a folder in the original format (--images DIR), and single-image
+latency of predict_sum (p50, p95), after a short fit on the default data (speed depends little on how well
+a model is trained).
 
     python benchmarks/predict_speed.py slot_cnn_sum_only classic_cv tesseract_ocr_tuned [--fit-seconds 20]
+    python benchmarks/predict_speed.py slot_cnn_digit_sup --images data/test-other    # touching digits
 """
 import argparse
 import os
@@ -15,12 +17,13 @@ def main():
     p.add_argument("--fit-seconds", type=float, default=20)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--images", help="a folder in the original format whose images are timed instead")
     args = p.parse_args()
 
     import numpy as np
 
     from bench.approach import Budget
-    from bench.data import data_spec, load_dataset
+    from bench.data import data_spec, load_dataset, load_folder
     from bench.discovery import discover
     from bench.timing import latency_percentiles
     from bench.util import seed_everything, tune_cpu
@@ -28,7 +31,7 @@ def main():
     tune_cpu(args.threads)
     registry, _ = discover()
     dataset = load_dataset(data_spec())
-    images = np.asarray(dataset.test.images)
+    images = np.asarray(load_folder(args.images).images if args.images else dataset.test.images)
     for name in args.approaches:
         seed_everything(0)
         approach = registry[name].create(digit_range=dataset.digits)
