@@ -1,8 +1,8 @@
-"""A classical pipeline: OpenCV-style segmentation (column runs of ink; fragments merged, touching digits
-split; bench.blocks.segmentation), each digit normalised MNIST style to 28x28, then a scikit-learn
-classifier (PCA to 50 dimensions + RBF support vector machine) trained on single MNIST training digits.
-The sum is the sum of the digits read. No deep learning, no sum labels needed. (torch is used only to
-store the fitted arrays as a checkpoint.)
+"""A classical pipeline: OpenCV-style segmentation (column runs of ink, else connected pieces of ink; fragments
+merged, touching digits split at their thinnest column; bench.blocks.segmentation), each digit normalised
+MNIST style to 28x28, then a scikit-learn classifier (PCA to 50 dimensions + RBF support vector machine)
+trained on single MNIST training digits. The sum is the sum of the digits read. No deep learning, no sum
+labels needed. (torch is used only to store the fitted arrays as a checkpoint.)
 """
 import cv2
 import numpy as np

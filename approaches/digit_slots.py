@@ -1,5 +1,6 @@
-"""Beyond the report: a structured recognizer. Each image is cut into one 28x28 crop per digit (column
-segmentation, bench.blocks.segmentation); one small CNN gives every crop a distribution over 0..9;
+"""Beyond the report: a structured recognizer. Each image is cut into one 28x28 crop per digit
+(bench.blocks.segmentation: by columns where they separate the digits, else by pieces of ink; touching
+digits are split where the CNN reads both halves surest); one small CNN gives every crop a distribution over 0..9;
 the distribution of the sum is the exact convolution of the crop distributions (differentiable), and
 the prediction is the most likely sum, with its probability as the confidence.
 

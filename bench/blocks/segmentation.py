@@ -5,8 +5,9 @@ Most images need only their column profile: where the runs of inked columns are 
 hold digits, each run is a digit and its crop holds the run's columns. Elsewhere (neighbours that share
 columns, digits that touch, a digit broken in pieces, specks) each connected piece of ink is a candidate
 digit and its crop holds that ink alone, not a neighbour's that reaches into its columns; pieces are
-merged where a digit broke apart and split at their thinnest column where digits touch, until the count
-is within the dataset's digit range (or equal to it when the range is one number).
+merged where a digit broke apart and split where digits touch, until the count is within the dataset's
+digit range (or equal to it when the range is one number). Where to split is the caller's choice: at the
+column whose two halves a digit reader reads surest (segment's `read`), else at the column of least ink.
 """
 from __future__ import annotations
 
