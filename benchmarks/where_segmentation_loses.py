@@ -1,0 +1,47 @@
+"""Where a segmenting reader loses: a folder's images (original format) grouped by the way
+bench.blocks.segmentation cuts them, and each group's exact-sum accuracy for trained approaches (the cached
+models of a default run: train them first with `python run_bench.py --approaches ...`).
+
+    python benchmarks/where_segmentation_loses.py slot_cnn_digit_sup classic_cv --images data/test-other
+
+The groups: "columns" (the runs of inked columns are the digits), "pieces = digits" (as many pieces of
+ink as digits), "fewer pieces: cut" (touching digits, split by the reader or at the least ink), "more
+pieces: merged" (broken digits or specks).
+"""
+import argparse
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("approaches", nargs="+")
+    p.add_argument("--images", required=True, help="a folder in the original format, four digits per image")
+    args = p.parse_args()
+
+    import numpy as np
+
+    from bench.blocks.segmentation import INK, _ink_pieces, ink_runs, settled
+    from bench.data import data_spec, load_dataset, load_folder
+    from bench.predict import load_trained
+
+    folder = load_folder(args.images)
+    images, sums = np.asarray(folder.images), np.asarray(folder.sums)
+    groups = []
+    for image in images:
+        ink = image >= INK
+        pieces = len(_ink_pieces(ink))
+        groups.append("columns" if settled(ink_runs(ink), (4, 4)) else "pieces = digits" if pieces == 4
+                      else "fewer pieces: cut" if pieces < 4 else "more pieces: merged")
+    groups = np.array(groups)
+    dataset = load_dataset(data_spec())
+    print(f"{args.images}: {len(images)} images; exact-sum accuracy % by group (images)")
+    for name in args.approaches:
+        approach = load_trained(name, dataset, None, False, "cpu", warn=print)
+        right = np.rint(np.asarray(approach.predict_batch(images), float)) == sums
+        parts = [f"{g} {100 * right[groups == g].mean():.1f} ({(groups == g).sum()})"
+                 for g in ("columns", "pieces = digits", "fewer pieces: cut", "more pieces: merged")
+                 if (groups == g).any()]
+        print(f"{name}: all {100 * right.mean():.2f}; " + "; ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
