@@ -1,8 +1,9 @@
-"""Where a segmenting reader loses: a folder's images (original format) grouped by the way
-bench.blocks.segmentation cuts them, and each group's exact-sum accuracy for trained approaches (the cached
-models of a default run: train them first with `python run_bench.py --approaches ...`).
+"""Where digit readers lose: a folder's images (original format) grouped by the way
+bench.blocks.segmentation cuts them, each group's exact-sum accuracy for trained approaches (the cached
+models of a default run: train them first with `python run_bench.py --approaches ...`), and how often each
+reader found as many digits as the image holds.
 
-    python benchmarks/where_segmentation_loses.py slot_cnn_digit_sup classic_cv --images data/test-other
+    python benchmarks/where_readers_lose.py slot_cnn_digit_sup classic_cv yolo_digits --images data/test-other
 
 The groups: "columns" (the runs of inked columns are the digits), "pieces = digits" (as many pieces of
 ink as digits), "fewer pieces: cut" (touching digits, split by the reader or at the least ink), "more
@@ -40,7 +41,10 @@ def main():
         parts = [f"{g} {100 * right[groups == g].mean():.1f} ({(groups == g).sum()})"
                  for g in ("columns", "pieces = digits", "fewer pieces: cut", "more pieces: merged")
                  if (groups == g).any()]
-        print(f"{name}: all {100 * right.mean():.2f}; " + "; ".join(parts))
+        found = np.array([len(digits) == 4 for digits in approach.predict_digits_batch(images)])
+        print(f"{name}: all {100 * right.mean():.2f}; " + "; ".join(parts)
+              + f"; found 4 digits in {100 * found.mean():.1f}% of the images, {100 * right[found].mean():.1f}% "
+              f"of those right, {100 * right[~found].mean() if (~found).any() else 0:.1f}% of the others")
 
 
 if __name__ == "__main__":
