@@ -4,11 +4,12 @@ models trained on the default data with `python run_bench.py --test-data DIR`:
     python benchmarks/test_folder.py hard  data/test-hard      # the composer's hard layout
     python benchmarks/test_folder.py other data/test-other     # another generator, plain
 
-Both draw MNIST's 10,000 test digits, as the test split does. "other" is a generator that shares no code
-with the composer, for checking what a model learned of the composer rather than of the digits: each
-digit as MNIST drew it (its size, its stroke, no rotation), cropped to its ink; the gaps between
-neighbours' ink boxes drawn evenly from 3 pixels overlapping to 8 apart; each digit placed anywhere from
-the top to the bottom.
+Both draw MNIST's 10,000 test digits, as the test split does; `--from train` draws its 50,000 training digits
+instead, for a folder to train on (`python run_bench.py --data DIR --test-data data/test-other`). "other" is a
+generator that shares no code with the composer, for checking what a model learned of the composer rather than
+of the digits: each digit as MNIST drew it (its size, its stroke, no rotation), cropped to its ink; the gaps
+between neighbours' ink boxes drawn evenly from 3 pixels overlapping to 8 apart; each digit placed anywhere
+from the top to the bottom.
 """
 import argparse
 import io
@@ -50,12 +51,14 @@ def main():
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--digits", default="4", help="digits per image: a number (hard: also a range such as 1-5)")
     p.add_argument("--seed", type=int, default=1000, help="differs from every data seed the test split uses")
+    p.add_argument("--from", dest="source", choices=["test", "train"], default="test",
+                   help="MNIST's test digits (default) or its training digits (for a folder to train on)")
     args = p.parse_args()
 
     from bench.data import compose, load_mnist, parse_digits
     from bench.util import atomic_write_bytes
 
-    digit_images, digit_labels = load_mnist()["test"]
+    digit_images, digit_labels = load_mnist()[args.source]
     lo, hi = parse_digits(args.digits)
     if args.kind == "hard":
         split = compose(digit_images, digit_labels, args.n, (lo, hi), args.seed, "hard")
@@ -70,7 +73,8 @@ def main():
         buf = io.BytesIO()
         np.save(buf, array)
         atomic_write_bytes(out / name, buf.getvalue())
-    print(f"{out}: {len(images)} images, {args.kind}, {args.digits} digits, seed {args.seed}")
+    print(f"{out}: {len(images)} images, {args.kind}, {args.digits} digits, seed {args.seed}, "
+          f"MNIST {args.source} digits")
 
 
 if __name__ == "__main__":
