@@ -22,7 +22,7 @@ def main():
 
     from bench.blocks.segmentation import INK, _ink_pieces, ink_runs, settled
     from bench.data import data_spec, load_dataset, load_folder
-    from bench.predict import load_trained
+    from bench.predict import PredictError, load_trained
 
     folder = load_folder(args.images)
     images, sums = np.asarray(folder.images), np.asarray(folder.sums)
@@ -36,15 +36,20 @@ def main():
     dataset = load_dataset(data_spec())
     print(f"{args.images}: {len(images)} images; exact-sum accuracy % by group (images)")
     for name in args.approaches:
-        approach = load_trained(name, dataset, None, False, "cpu", warn=print)
+        try:
+            approach = load_trained(name, dataset, None, False, "cpu", warn=print)
+        except PredictError as e:
+            print(e)
+            continue
         right = np.rint(np.asarray(approach.predict_batch(images), float)) == sums
         parts = [f"{g} {100 * right[groups == g].mean():.1f} ({(groups == g).sum()})"
                  for g in ("columns", "pieces = digits", "fewer pieces: cut", "more pieces: merged")
                  if (groups == g).any()]
         found = np.array([len(digits) == 4 for digits in approach.predict_digits_batch(images)])
+        share = lambda picked: 100 * right[picked].mean() if picked.any() else 0.0  # noqa: E731
         print(f"{name}: all {100 * right.mean():.2f}; " + "; ".join(parts)
-              + f"; found 4 digits in {100 * found.mean():.1f}% of the images, {100 * right[found].mean():.1f}% "
-              f"of those right, {100 * right[~found].mean() if (~found).any() else 0:.1f}% of the others")
+              + f"; found 4 digits in {100 * found.mean():.1f}% of the images, {share(found):.1f}% of those right, "
+              f"{share(~found):.1f}% of the others")
 
 
 if __name__ == "__main__":
