@@ -10,6 +10,7 @@ ink as digits), "fewer pieces: cut" (touching digits, split by the reader or at 
 pieces: merged" (broken digits or specks).
 """
 import argparse
+import os
 
 
 def main():
@@ -17,6 +18,7 @@ def main():
     p.add_argument("approaches", nargs="+")
     p.add_argument("--images", required=True, help="a folder in the original format, four digits per image")
     args = p.parse_args()
+    os.environ.setdefault("YOLO_VERBOSE", "False")     # ultralytics' warnings about large batches
 
     import numpy as np
 
