@@ -221,7 +221,8 @@ class YOLODigits(Approach):
         digit read as two classes once (digits never overlap enough to suppress each other)."""
         device = "cpu" if self.device == "cpu" else 0
         results = (yolo or self.yolo).predict(as_bgr(images), imgsz=self.imgsz, conf=conf, verbose=False, device=device,
-                                    batch=len(images), max_det=3 * self.digit_range[1], agnostic_nms=True)
+                                    batch=len(images), max_det=3 * self.digit_range[1], agnostic_nms=True,
+                                    stream=True)        # a generator: ultralytics warns of a list's memory
         return detections(results)
 
     def read(self, image, conf):
