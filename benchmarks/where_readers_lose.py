@@ -10,7 +10,6 @@ ink as digits), "fewer pieces: cut" (touching digits, split by the reader or at 
 pieces: merged" (broken digits or specks).
 """
 import argparse
-import os
 
 
 def main():
@@ -18,7 +17,6 @@ def main():
     p.add_argument("approaches", nargs="+")
     p.add_argument("--images", required=True, help="a folder in the original format, four digits per image")
     args = p.parse_args()
-    os.environ.setdefault("YOLO_VERBOSE", "False")     # ultralytics' warnings about large batches
 
     import numpy as np
 
@@ -35,6 +33,10 @@ def main():
         groups.append("columns" if settled(ink_runs(ink), (4, 4)) else "pieces = digits" if pieces == 4
                       else "fewer pieces: cut" if pieces < 4 else "more pieces: merged")
     groups = np.array(groups)
+
+    def share(right, picked):
+        return 100 * right[picked].mean() if picked.any() else 0.0
+
     dataset = load_dataset(data_spec())
     print(f"{args.images}: {len(images)} images; exact-sum accuracy % by group (images)")
     for name in args.approaches:
@@ -44,14 +46,13 @@ def main():
             print(e)
             continue
         right = np.rint(np.asarray(approach.predict_batch(images), float)) == sums
-        parts = [f"{g} {100 * right[groups == g].mean():.1f} ({(groups == g).sum()})"
+        parts = [f"{g} {share(right, groups == g):.1f} ({(groups == g).sum()})"
                  for g in ("columns", "pieces = digits", "fewer pieces: cut", "more pieces: merged")
                  if (groups == g).any()]
         found = np.array([len(digits) == 4 for digits in approach.predict_digits_batch(images)])
-        share = lambda picked: 100 * right[picked].mean() if picked.any() else 0.0  # noqa: E731
-        print(f"{name}: all {100 * right.mean():.2f}; " + "; ".join(parts)
-              + f"; found 4 digits in {100 * found.mean():.1f}% of the images, {share(found):.1f}% of those right, "
-              f"{share(~found):.1f}% of the others")
+        parts.append(f"found 4 digits in {100 * found.mean():.1f}% of the images, {share(right, found):.1f}% of "
+                     f"those right, {share(right, ~found):.1f}% of the others")
+        print(f"{name}: all {100 * right.mean():.2f}; " + "; ".join(parts))
 
 
 if __name__ == "__main__":
