@@ -23,7 +23,7 @@ def main():
     import numpy as np
 
     from bench.approach import Budget
-    from bench.data import data_spec, load_dataset, load_folder
+    from bench.data import DataError, data_spec, load_dataset, load_folder
     from bench.discovery import discover
     from bench.timing import latency_percentiles
     from bench.util import seed_everything, tune_cpu
@@ -31,7 +31,10 @@ def main():
     tune_cpu(args.threads)
     registry, _ = discover()
     dataset = load_dataset(data_spec())
-    images = np.asarray(load_folder(args.images).images if args.images else dataset.test.images)
+    try:
+        images = np.asarray(load_folder(args.images).images if args.images else dataset.test.images)
+    except DataError as e:
+        p.error(str(e))
     for name in args.approaches:
         seed_everything(0)
         approach = registry[name].create(digit_range=dataset.digits)

@@ -21,10 +21,13 @@ def main():
     import numpy as np
 
     from bench.blocks.segmentation import INK, _ink_pieces, ink_runs, settled
-    from bench.data import data_spec, load_dataset, load_folder
+    from bench.data import DataError, data_spec, load_dataset, load_folder
     from bench.predict import PredictError, load_trained
 
-    folder = load_folder(args.images)
+    try:
+        folder = load_folder(args.images)
+    except DataError as e:
+        p.error(str(e))
     images, sums = np.asarray(folder.images), np.asarray(folder.sums)
     groups = []
     for image in images:
