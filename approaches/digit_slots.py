@@ -18,13 +18,16 @@ from torch.nn import functional as F
 
 from bench import Approach, register
 from bench.blocks.augment import random_affine
-from bench.blocks.segmentation import slot_crops
+from bench.blocks.layouts import boxes_apart, pushed_together
+from bench.blocks.segmentation import crop, cut_at_boxes, slot_crops
 from bench.blocks.sums import sum_distribution
 from bench.train import TorchApproach, TrainConfig, as_float, autocast, predict_outputs, train_model
 
+CLASSES = 11          # the ten digits, and "no one digit": a crop cut at a wrong column, or two digits
+
 
 class DigitCNN(nn.Module):
-    """28x28 crop -> 10 logits. The crop's outer 2 pixels are dropped (the digit's 20x20 box sits in the
+    """28x28 crop -> 11 logits (CLASSES). The crop's outer 2 pixels are dropped (the digit's 20x20 box sits in the
     middle 24x24; only augmentation moves ink further out, rarely), which saves time. Three stages of a 3x3
     convolution, 2x2 max-pooling, BatchNorm and ReLU (pooling before BatchNorm and ReLU leaves them a
     quarter of the values), the second and third stages followed by one more 3x3 convolution at the pooled
@@ -42,14 +45,14 @@ class DigitCNN(nn.Module):
             channels = width
         self.features = nn.Sequential(*stages)
         self.classify = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels * 3 * 3, hidden),
-                                      nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, 10))
+                                      nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, CLASSES))
 
     def forward(self, x):
         return self.classify(self.features(x[..., 2:26, 2:26]))
 
 
 class SlotModel(nn.Module):
-    """(B, slots, 28, 28) crops -> (B, slots, 10) digit logits; an all-dark crop is an empty slot."""
+    """(B, slots, 28, 28) crops -> (B, slots, CLASSES) logits; an all-dark crop is an empty slot."""
 
     def __init__(self, **kwargs):
         super().__init__()
@@ -59,10 +62,10 @@ class SlotModel(nn.Module):
         b, k = crops.shape[:2]
         flat = crops.reshape(b * k, 1, 28, 28)
         filled = flat.amax((1, 2, 3)) > 0              # only crops that hold a digit go through the CNN
-        logits = flat.new_zeros(b * k, 10)
+        logits = flat.new_zeros(b * k, CLASSES)
         if filled.any():
             logits[filled] = self.digit(flat[filled].contiguous(memory_format=torch.channels_last)).to(logits.dtype)
-        return logits.reshape(b, k, 10)
+        return logits.reshape(b, k, CLASSES)
 
 
 class DigitSlots(TorchApproach, Approach):
@@ -72,7 +75,7 @@ class DigitSlots(TorchApproach, Approach):
     epochs = 24
 
     def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
-                 batch_size=64, max_epochs=60, ema=0.999):
+                 batch_size=64, max_epochs=60, ema=0.999, pushed_share=0.5):
         assert supervision in ("sum", "digits")
         self.supervision = supervision
         self.augmentation = augmentation
@@ -82,6 +85,7 @@ class DigitSlots(TorchApproach, Approach):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.ema = ema
+        self.pushed_share = pushed_share
 
     def build_model(self):
         return MaskedSlots(SlotModel(widths=self.widths, extra_convs=self.extra_convs))
@@ -93,16 +97,16 @@ class DigitSlots(TorchApproach, Approach):
 
     @torch.inference_mode()
     def surety(self, crops):
-        """(M, 28, 28) uint8 crops -> how surely each is one digit: the log-probability of its likeliest."""
+        """(M, 28, 28) uint8 crops -> how surely each is one digit: the log-probability of its likeliest
+        digit, against the other digits and "no one digit"."""
         self.model.eval()
         x = as_float(torch.from_numpy(crops)[:, None], self.device, channels_last=True)
         with autocast(self.device, True):
             logits = self.model.slots.digit(x)
-        return F.log_softmax(logits.float(), -1).amax(-1).cpu().numpy()
+        return F.log_softmax(logits.float(), -1)[:, :10].amax(-1).cpu().numpy()
 
-    def digit_targets(self, train, counts):
+    def digit_targets(self, train, counts, slots):
         """Per-slot digit labels where segmentation found as many digits as the image holds, else ignored."""
-        slots = max(self.digit_range[1], int(counts.max()))
         targets = np.full((len(counts), slots), -1, np.int64)
         for i, (digits, n) in enumerate(zip(train.digit_lists(), counts)):
             if len(digits) == n:
@@ -113,19 +117,23 @@ class DigitSlots(TorchApproach, Approach):
         return self.distribution(outputs).argmax(1).float()
 
     def distribution(self, outputs):
-        """Model outputs (B, slots, 11: ten digit logits and the filled flag) -> sum probabilities."""
-        return sum_distribution(outputs[..., :10], outputs[..., 10] > 0.5)
+        """Model outputs (B, slots, 12: ten digit logits, "no one digit" and the filled flag) -> sum
+        probabilities, the digits' own distribution (as if every crop held one digit)."""
+        return sum_distribution(outputs[..., :10], outputs[..., -1] > 0.5)
 
     def fit(self, train, val, budget):
         budget.progress("segmenting digits", 0, 1)
         train_x, val_x = (torch.from_numpy(slot_crops(split.images, self.digit_range)) for split in (train, val))
-        train_counts = (train_x.amax((2, 3)) > 0).sum(1).numpy()
+        train_x = torch.cat([train_x, torch.zeros_like(train_x[:, :1])], 1)       # the last slot: a wrong cut
+        if train.boxes is not None:
+            self.cut_at_boxes(train, train_x)
+        train_counts = (train_x[:, :-1].amax((2, 3)) > 0).sum(1).numpy()
         budget.progress("segmenting digits", 1, 1)
         if self.supervision == "digits":
             if train.digits is None:
                 raise ValueError("slot_cnn_digit_sup needs digit labels (composed data); "
                                  "on a folder of sums only, use slot_cnn_sum_only")
-            targets = self.digit_targets(train, train_counts)
+            targets = self.digit_targets(train, train_counts, train_x.shape[1])
         else:
             targets = torch.as_tensor(train.sums)
         self.model = self.build_model()
@@ -137,13 +145,44 @@ class DigitSlots(TorchApproach, Approach):
         self.notes["segmentation_count_mismatch_train"] = round(float(np.mean(
             train_counts != np.array([len(d) for d in train.digit_lists()]))), 4) if train.digits is not None else None
         self.notes["trained_on"] = "sum labels only" if self.supervision == "sum" else "digit labels"
+        if train.boxes is not None:
+            self.notes["training_layouts"] = (f"the data's, and {self.pushed_share:.0%} of the images whose digits "
+                                              "stand apart pushed together; touching digits cut at their boxes")
+
+    def cut_at_boxes(self, train, train_x):
+        """Where the composer gave each digit's box, training crops that teach the reader to cut touching
+        digits: a share of the images whose digits stand apart are laid out again pushed together
+        (bench.blocks.layouts), and these and the images whose digits already share columns are cut at
+        the right columns by their boxes, as the trained reader should cut them; each such image's last
+        slot holds one wrong cut of it (two digits whole, or a cut far off), to be read as no one digit."""
+        rng = np.random.default_rng(self.seed)
+        apart = boxes_apart(train.boxes)
+        pushed = np.flatnonzero(apart & (rng.random(len(train)) < self.pushed_share))
+        images, boxes = np.array(train.images), train.boxes.copy()
+        images[pushed], boxes[pushed] = pushed_together(images[pushed], boxes[pushed], self.seed)
+        for i in np.sort(np.concatenate([pushed, np.flatnonzero(~apart)])):
+            right, wrong = cut_at_boxes(images[i], boxes[i], rng)
+            train_x[i] = 0
+            train_x[i, :len(right)] = torch.from_numpy(np.stack([crop(images[i], m) for m in right]))
+            if wrong:
+                train_x[i, -1] = torch.from_numpy(crop(images[i], wrong[int(rng.integers(len(wrong)))]))
 
     def masked_loss(self, outputs, targets):
-        filled, logits = outputs[..., 10] > 0.5, outputs[..., :10]
+        """The digits' loss over the crops of the image (digit labels: cross-entropy of each; sums: -log
+        P(sum)), and for every crop whether it holds one digit (the last slot's crop does not)."""
+        filled, logits = outputs[..., -1] > 0.5, outputs[..., :CLASSES]
+        digits = logits[:, :-1, :10]
         if self.supervision == "digits":
-            return F.cross_entropy(logits.reshape(-1, 10), targets.reshape(-1), ignore_index=-1)
-        dist = sum_distribution(logits, filled)
-        return -torch.log(dist.gather(1, targets[:, None].clamp_max(dist.shape[1] - 1)).clamp_min(1e-12)).mean()
+            digit_loss = F.cross_entropy(digits.reshape(-1, 10), targets[:, :-1].reshape(-1), ignore_index=-1)
+        else:
+            dist = sum_distribution(digits, filled[:, :-1])
+            digit_loss = -torch.log(dist.gather(1, targets[:, None].clamp_max(dist.shape[1] - 1))
+                                    .clamp_min(1e-12)).mean()
+        no_digit = torch.zeros_like(filled, dtype=torch.float32)
+        no_digit[:, -1] = 1
+        one_digit_loss = F.binary_cross_entropy_with_logits(
+            logits[..., 10] - torch.logsumexp(logits[..., :10], -1), no_digit, reduction="none")
+        return digit_loss + (one_digit_loss * filled).sum() / filled.sum().clamp_min(1)
 
     def augment(self, x):
         return random_affine(x) if self.augmentation == "affine" else x
@@ -160,12 +199,12 @@ class DigitSlots(TorchApproach, Approach):
 
     def predict_digits_batch(self, images):
         outputs = self._outputs(images)
-        filled, digits = outputs[..., 10] > 0.5, outputs[..., :10].argmax(-1)
+        filled, digits = outputs[..., -1] > 0.5, outputs[..., :10].argmax(-1)
         return [[int(d) for d, f in zip(row, mask) if f] for row, mask in zip(digits, filled)]
 
 
 class MaskedSlots(nn.Module):
-    """Wraps SlotModel so its output carries, as an 11th channel, which slots hold a digit."""
+    """Wraps SlotModel so its output carries, as a last channel, which slots hold a crop."""
 
     def __init__(self, slots: SlotModel):
         super().__init__()

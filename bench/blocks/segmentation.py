@@ -6,8 +6,10 @@ hold digits, each run is a digit and its crop holds the run's columns. Elsewhere
 columns, digits that touch, a digit broken in pieces, specks) each connected piece of ink is a candidate
 digit and its crop holds that ink alone, not a neighbour's that reaches into its columns; pieces are
 merged where a digit broke apart and split where digits touch, until the count is within the dataset's
-digit range (or equal to it when the range is one number). Where to split is the caller's choice: at the
-column whose two halves a digit reader reads surest (segment's `read`), else at the column of least ink.
+digit range (or equal to it when the range is one number). Where to split is the caller's choice: the
+piece and column where a digit reader reads the two halves surest against the whole (segment's `read`),
+else the widest piece at its column of least ink. `cut_at_boxes` gives the cuts a reader should learn
+from, where each digit's box is known.
 """
 from __future__ import annotations
 
@@ -72,25 +74,36 @@ def _merge_most_shared(pieces: list[np.ndarray]) -> None:
     pieces[i] = pieces[i] | pieces.pop(j)
 
 
-def _split_widest(pieces: list[np.ndarray], image: np.ndarray, read=None) -> bool:
-    """Cuts the widest piece in two at a column within its middle half: with `read` (crops -> how surely
-    each is one digit, higher is surer), the column whose two halves read surest; else its column of
-    least ink. False where the widest piece is under 6 columns wide."""
-    i = max(range(len(pieces)), key=lambda j: _width(pieces[j]))
-    a, b = _columns(pieces[i])
-    if b - a < 6:
+def _split(pieces: list[np.ndarray], image: np.ndarray, read=None, wider_than: int = 5) -> bool:
+    """Cuts one of the pieces wider than `wider_than` columns in two, at a column within its middle half.
+    Without `read`: the widest piece, at its column of least ink. With `read` (crops -> how surely each is
+    one digit, higher is surer): the piece and column where the cut gains most, the two halves' surety
+    against the whole piece's. False where no piece is wide enough."""
+    wide = [i for i, p in enumerate(pieces) if _width(p) > max(wider_than, 5)]
+    if not wide:
         return False
-    lo, hi = a + (b - a) // 4, b - (b - a) // 4
     columns = np.arange(image.shape[1])
     if read is None:
+        i = max(wide, key=lambda j: _width(pieces[j]))
+        lo, hi = _middle(pieces[i])
+        hi -= 1                                   # the column of least ink among [lo, hi), as it always was
         profile = pieces[i][:, lo:hi].sum(0)
         cut = lo + int(np.argmin(profile + np.abs(np.arange(hi - lo) - (hi - lo) / 2) * 1e-3))
     else:
-        cuts = np.arange(lo, hi + 1)
-        halves = [half for c in cuts for half in (pieces[i] & (columns < c), pieces[i] & (columns >= c))]
-        cut = cuts[int(np.argmax(_read(read, image, halves).reshape(-1, 2).sum(1)))]
+        options = [(i, c) for i in wide for c in range(*_middle(pieces[i]))]
+        halves = [half for i, c in options for half in (pieces[i] & (columns < c), pieces[i] & (columns >= c))]
+        sure = _read(read, image, [pieces[i] for i in wide] + halves)
+        whole = dict(zip(wide, sure[:len(wide)]))
+        gain = sure[len(wide):].reshape(-1, 2).sum(1) - np.array([whole[i] for i, _ in options])
+        i, cut = options[int(np.argmax(gain))]
     pieces[i:i + 1] = [pieces[i] & (columns < cut), pieces[i] & (columns >= cut)]
     return True
+
+
+def _middle(piece: np.ndarray) -> tuple[int, int]:
+    """The columns [lo, hi] of a piece's middle half, as a range's ends: where it may be cut."""
+    a, b = _columns(piece)
+    return a + (b - a) // 4, b - (b - a) // 4 + 1
 
 
 def _read(read, image: np.ndarray, pieces: list[np.ndarray]) -> np.ndarray:
@@ -106,7 +119,7 @@ def _around(piece: np.ndarray, image: np.ndarray) -> np.ndarray:
 def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None) -> list[np.ndarray]:
     """The digits of an image, left to right, each as a boolean mask of the pixels its crop may hold.
     `read` (crops -> how surely each is one digit, e.g. a digit reader's log-probability of its
-    likeliest digit) chooses where touching digits are cut apart."""
+    likeliest digit against "no one digit") chooses where touching digits are cut apart."""
     image = np.asarray(image)
     ink = image >= INK
     runs = ink_runs(ink)
@@ -123,12 +136,53 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
         return []
     while len(pieces) > hi:
         _merge_most_shared(pieces)
-    while len(pieces) < lo and _split_widest(pieces, image, read):
+    while len(pieces) < lo and _split(pieces, image, read):
         pass
-    while len(pieces) < hi and max(map(_width, pieces)) > WIDE and _split_widest(pieces, image, read):
+    while len(pieces) < hi and _split(pieces, image, read, wider_than=WIDE):
         pass
     pieces.sort(key=lambda p: _columns(p)[0])
     return [_around(p, image) for p in pieces]
+
+
+def cut_at_boxes(image: np.ndarray, boxes, rng: np.random.Generator | None = None):
+    """The masks segment() should give an image whose digits' boxes are known (x, y, w, h of each digit's
+    ink, left to right): a piece of ink that lies in one box is that digit's; a piece that lies in no single
+    box (touching digits) is cut between each two of the boxes it reaches, at the column midway between
+    the one's right end and the other's left end. With `rng`, also masks of wrong cuts, each a crop that
+    holds no one digit: for every piece that digits share, the piece whole, and one side of a cut at least
+    a third of the narrower digit's width away from the right column."""
+    ink = image >= INK
+    boxes = [tuple(int(v) for v in box) for box in boxes if box[2] > 0]
+    bounds = [0] + [(left[0] + left[2] + right[0]) // 2 for left, right in zip(boxes, boxes[1:])] + [image.shape[1]]
+    columns = np.arange(image.shape[1])
+    masks, wrong = [np.zeros(ink.shape, bool) for _ in boxes], []
+    pieces = _ink_pieces(ink)
+    reach = [{k for k, (x, y, w, h) in enumerate(boxes) if piece[y:y + h, x:x + w].any()} for piece in pieces]
+    for j, piece in enumerate(pieces):
+        home, reached = _home(piece, boxes), sorted(reach[j])
+        if home is not None and all(any(k in r for r in reach[:j] + reach[j + 1:]) for k in reach[j] - {home}):
+            masks[home] |= piece         # in one box, and every other box it reaches holds other ink too
+            continue
+        for k in reached:
+            masks[k] |= piece & (columns >= bounds[k]) & (columns < bounds[k + 1])
+        if rng is not None and len(reached) > 1:
+            k = reached[int(rng.integers(len(reached) - 1))]
+            a, b = _columns(piece)
+            away = max(2, min(boxes[k][2], boxes[k + 1][2]) // 3)
+            cuts = [c for c in range(a + 3, b - 2) if abs(c - bounds[k + 1]) >= away]
+            wrong.append(piece)
+            if cuts:
+                cut = cuts[int(rng.integers(len(cuts)))]
+                wrong.append(piece & ((columns < cut) if rng.random() < 0.5 else (columns >= cut)))
+    masks = [_around(m, image) for m in masks]
+    return (masks, [_around(m, image) for m in wrong]) if rng is not None else masks
+
+
+def _home(piece: np.ndarray, boxes: list[tuple]) -> int | None:
+    """The first box that holds the whole piece, or None."""
+    ys, xs = np.nonzero(piece)
+    return next((k for k, (x, y, w, h) in enumerate(boxes)
+                 if x <= xs.min() and xs.max() < x + w and y <= ys.min() and ys.max() < y + h), None)
 
 
 def crop(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
