@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from bench import Approach, register
 from bench.blocks.augment import random_affine
 from bench.blocks.layouts import boxes_apart, pushed_together
-from bench.blocks.segmentation import crop, cut_at_boxes, slot_crops
+from bench.blocks.segmentation import boxes_of_pieces, crop, cut_at_boxes, mask_crops, slot_crops
 from bench.blocks.sums import sum_distribution
 from bench.train import TorchApproach, TrainConfig, as_float, autocast, predict_outputs, train_model
 
@@ -125,8 +125,8 @@ class DigitSlots(TorchApproach, Approach):
         budget.progress("segmenting digits", 0, 1)
         train_x, val_x = (torch.from_numpy(slot_crops(split.images, self.digit_range)) for split in (train, val))
         train_x = torch.cat([train_x, torch.zeros_like(train_x[:, :1])], 1)       # the last slot: a wrong cut
-        if train.boxes is not None:
-            self.cut_at_boxes(train, train_x)
+        boxes = train.boxes if train.boxes is not None else boxes_of_pieces(train.images, self.digit_range)
+        self.cut_at_boxes(train.images, boxes, train_x)
         train_counts = (train_x[:, :-1].amax((2, 3)) > 0).sum(1).numpy()
         budget.progress("segmenting digits", 1, 1)
         if self.supervision == "digits":
@@ -145,25 +145,27 @@ class DigitSlots(TorchApproach, Approach):
         self.notes["segmentation_count_mismatch_train"] = round(float(np.mean(
             train_counts != np.array([len(d) for d in train.digit_lists()]))), 4) if train.digits is not None else None
         self.notes["trained_on"] = "sum labels only" if self.supervision == "sum" else "digit labels"
-        if train.boxes is not None:
-            self.notes["training_layouts"] = (f"the data's, and {self.pushed_share:.0%} of the images whose digits "
-                                              "stand apart pushed together; touching digits cut at their boxes")
+        self.notes["training_layouts"] = (f"the data's, and {self.pushed_share:.0%} of the images whose digits stand "
+                                          "apart pushed together; touching digits cut at their boxes"
+                                          + ("" if train.boxes is not None else " (boxes of the images whose pieces "
+                                                                                 "of ink are their digits)"))
 
-    def cut_at_boxes(self, train, train_x):
-        """Where the composer gave each digit's box, training crops that teach the reader to cut touching
-        digits: a share of the images whose digits stand apart are laid out again pushed together
+    def cut_at_boxes(self, images, boxes, train_x):
+        """Training crops that teach the reader to cut touching digits, from the images whose digits' boxes
+        are known: a share of those whose digits stand apart are laid out again pushed together
         (bench.blocks.layouts), and these and the images whose digits already share columns are cut at
         the right columns by their boxes, as the trained reader should cut them; each such image's last
         slot holds one wrong cut of it (two digits whole, or a cut far off), to be read as no one digit."""
         rng = np.random.default_rng(self.seed)
-        apart = boxes_apart(train.boxes)
-        pushed = np.flatnonzero(apart & (rng.random(len(train)) < self.pushed_share))
-        images, boxes = np.array(train.images), train.boxes.copy()
+        known = (boxes[..., 2] > 0).any(1)
+        apart = boxes_apart(boxes) & known
+        pushed = np.flatnonzero(apart & (rng.random(len(images)) < self.pushed_share))
+        images, boxes = np.array(images), boxes.copy()
         images[pushed], boxes[pushed] = pushed_together(images[pushed], boxes[pushed], self.seed)
-        for i in np.sort(np.concatenate([pushed, np.flatnonzero(~apart)])):
+        for i in np.sort(np.concatenate([pushed, np.flatnonzero(known & ~apart)])):
             right, wrong = cut_at_boxes(images[i], boxes[i], rng)
             train_x[i] = 0
-            train_x[i, :len(right)] = torch.from_numpy(np.stack([crop(images[i], m) for m in right]))
+            train_x[i, :len(right)] = torch.from_numpy(mask_crops(images[i], np.stack(right)))
             if wrong:
                 train_x[i, -1] = torch.from_numpy(crop(images[i], wrong[int(rng.integers(len(wrong)))]))
 

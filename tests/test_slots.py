@@ -10,7 +10,7 @@ import torch
 
 from bench.approach import Budget
 from bench.blocks.layouts import boxes_apart, pushed_together
-from bench.blocks.segmentation import INK, crop, crops_of, cut_at_boxes, segment, slot_crops
+from bench.blocks.segmentation import INK, boxes_of_pieces, crop, crops_of, cut_at_boxes, segment, slot_crops
 from bench.blocks.sums import sum_distribution
 from bench.data import composed_dataset, load_folder, load_mnist
 from bench.discovery import discover
@@ -108,7 +108,7 @@ def test_digits_pushed_together_are_cut_at_their_boxes():
     assert boxes_apart(train.boxes).all()
     images, boxes = pushed_together(train.images, train.boxes, seed=0)
     assert not boxes_apart(boxes).all()
-    rng, touching = np.random.default_rng(0), 0
+    rng, touching = np.random.default_rng(0), []
     for image, image_boxes in zip(images, boxes):
         right, wrong = cut_at_boxes(image, image_boxes, rng)
         ink = image >= INK
@@ -118,8 +118,12 @@ def test_digits_pushed_together_are_cut_at_their_boxes():
             assert x - 1 <= columns[0] and columns[-1] <= x + w
         right_crops = [crop(image, m) for m in right]
         assert not any(np.array_equal(crop(image, m), r) for m in wrong for r in right_crops)
-        touching += bool(wrong)
-    assert 0.3 < touching / len(images) < 0.8
+        touching.append(bool(wrong))
+    assert 0.3 < np.mean(touching) < 0.8
+    found = boxes_of_pieces(train.images)                   # data without boxes: those of its pieces of ink
+    known = (found[..., 2] > 0).any(1)
+    assert known.mean() > 0.9 and np.abs(found[known] - train.boxes[known]).max((1, 2)).mean() < 3
+    assert (boxes_of_pieces(images)[..., 2] > 0).any(1)[touching].mean() < 0.05       # touching: not plainly
 
 
 def test_a_reader_chooses_where_touching_digits_are_cut(tmp_path):

@@ -20,7 +20,6 @@ INK = 64               # a pixel at or above this (0..255) is ink
 MIN_RUN_INK = 12       # runs or pieces with fewer ink pixels are specks, dropped
 WIDE = 34              # a run wider than this probably holds touching digits
 CHUNK = 1024           # crops_of works on this many images at a time (its arrays stay in the cache)
-AROUND = np.ones((3, 3), np.uint8)      # a piece's crop keeps the faint pixels next to its ink
 
 
 def column_runs(ink: np.ndarray) -> list[list[int]]:
@@ -91,8 +90,9 @@ def _split(pieces: list[np.ndarray], image: np.ndarray, read=None, wider_than: i
         cut = lo + int(np.argmin(profile + np.abs(np.arange(hi - lo) - (hi - lo) / 2) * 1e-3))
     else:
         options = [(i, c) for i in wide for c in range(*_middle(pieces[i]))]
-        halves = [half for i, c in options for half in (pieces[i] & (columns < c), pieces[i] & (columns >= c))]
-        sure = _read(read, image, [pieces[i] for i in wide] + halves)
+        piece, cut = np.stack([pieces[i] for i, _ in options]), np.array([c for _, c in options])[:, None, None]
+        halves = np.stack([piece & (columns < cut), piece & (columns >= cut)], 1).reshape(-1, *image.shape)
+        sure = _read(read, image, np.concatenate([np.stack([pieces[i] for i in wide]), halves]))
         whole = dict(zip(wide, sure[:len(wide)]))
         gain = sure[len(wide):].reshape(-1, 2).sum(1) - np.array([whole[i] for i, _ in options])
         i, cut = options[int(np.argmax(gain))]
@@ -106,14 +106,21 @@ def _middle(piece: np.ndarray) -> tuple[int, int]:
     return a + (b - a) // 4, b - (b - a) // 4 + 1
 
 
-def _read(read, image: np.ndarray, pieces: list[np.ndarray]) -> np.ndarray:
-    """How surely each piece's crop is one digit."""
-    return np.asarray(read(np.stack([crop(image, _around(p, image)) for p in pieces])), np.float64)
+def _read(read, image: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """How surely each piece's crop is one digit ((M, H, W) masks of pieces)."""
+    return np.asarray(read(mask_crops(image, _around(pieces, image))), np.float64)
 
 
 def _around(piece: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """The pixels a piece's crop may hold: its ink and the faint pixels next to it (no other piece's ink)."""
-    return cv2.dilate(piece.view(np.uint8), AROUND).view(bool) & (image > 0) & (piece | (image < INK))
+    """The pixels a piece's crop may hold: its ink and the faint pixels next to it (no other piece's ink).
+    One (H, W) mask or a stack of them."""
+    grown = piece.copy()                          # grown by one pixel each way: a 3x3 dilation
+    grown[..., 1:, :] |= piece[..., :-1, :]
+    grown[..., :-1, :] |= piece[..., 1:, :]
+    wide = grown.copy()
+    wide[..., 1:] |= grown[..., :-1]
+    wide[..., :-1] |= grown[..., 1:]
+    return wide & (image > 0) & (piece | (image < INK))
 
 
 def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None) -> list[np.ndarray]:
@@ -142,6 +149,24 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
         pass
     pieces.sort(key=lambda p: _columns(p)[0])
     return [_around(p, image) for p in pieces]
+
+
+def boxes_of_pieces(images, digit_range=(4, 4)) -> np.ndarray:
+    """(N, most digits, 4) x, y, w, h of each digit's ink, -1 where none, for the images whose pieces of ink
+    are plainly their digits: as many as the image may hold, none wide enough to hold two, no two sharing a
+    column; the other images' rows are all -1. For data that gives no boxes, such as a folder of sums."""
+    lo, hi = digit_range
+    boxes = np.full((len(images), hi, 4), -1, np.int32)
+    for i, image in enumerate(images):
+        pieces = _ink_pieces(np.asarray(image) >= INK)
+        spans = sorted(_columns(p) + (k,) for k, p in enumerate(pieces))
+        if not lo <= len(pieces) <= hi or any(b - a > WIDE for a, b, _ in spans) or \
+                any(right[0] < left[1] for left, right in zip(spans, spans[1:])):
+            continue
+        for slot, (a, b, k) in enumerate(spans):
+            rows = np.flatnonzero(pieces[k].any(1))
+            boxes[i, slot] = (a, rows[0], b - a, rows[-1] + 1 - rows[0])
+    return boxes
 
 
 def cut_at_boxes(image: np.ndarray, boxes, rng: np.random.Generator | None = None):
@@ -188,17 +213,25 @@ def _home(piece: np.ndarray, boxes: list[tuple]) -> int | None:
 def crop(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """One digit's 28x28 uint8 crop: the ink under the mask (the rows and columns it spans) scaled into a
     20x20 box and centred; all dark where the mask holds no ink."""
+    return mask_crops(image, mask[None])[0]
+
+
+def mask_crops(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(M, H, W) masks of one image -> (M, 28, 28) uint8: crop() of each."""
     image = np.asarray(image)
-    ink = (image >= INK) & mask
-    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-    out = np.zeros((28, 28), np.float32)
-    if len(rows):
-        part = np.where(mask, image, 0)[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+    ink = (image >= INK) & masks
+    rows, cols = ink.any(2), ink.any(1)
+    top, bottom = rows.argmax(1), rows.shape[1] - rows[:, ::-1].argmax(1)
+    left, right = cols.argmax(1), cols.shape[1] - cols[:, ::-1].argmax(1)
+    values = np.where(masks, image, 0).astype(np.float32)
+    out = np.zeros((len(masks), 28, 28), np.float32)
+    for k in np.flatnonzero(rows.any(1)):
+        part = values[k, top[k]:bottom[k], left[k]:right[k]]
         h, w = part.shape
         scale = 20.0 / max(h, w)
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
         y0, x0 = (28 - nh) // 2, (28 - nw) // 2
-        out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(part, (nw, nh), interpolation=cv2.INTER_AREA)
+        out[k, y0:y0 + nh, x0:x0 + nw] = cv2.resize(part, (nw, nh), interpolation=cv2.INTER_AREA)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -217,7 +250,7 @@ def crops_of(images, digit_range=(4, 4), read=None) -> tuple[np.ndarray, np.ndar
         for i in np.flatnonzero(chunk_counts < 0):
             masks = segment(chunk[i], digit_range, read)
             chunk_counts[i] = len(masks)
-            chunk_crops.append(np.array([crop(chunk[i], m) for m in masks], np.uint8).reshape(-1, 28, 28))
+            chunk_crops.append(mask_crops(chunk[i], np.array(masks, bool).reshape(-1, *chunk.shape[1:])))
             image_of.append(np.full(len(masks), i))
         crops.append(np.concatenate(chunk_crops)[np.argsort(np.concatenate(image_of), kind="stable")])
         counts.append(chunk_counts)
