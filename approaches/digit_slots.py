@@ -1,8 +1,10 @@
 """Beyond the report: a structured recognizer. Each image is cut into one 28x28 crop per digit
 (bench.blocks.segmentation: by columns where they separate the digits, else by pieces of ink; touching
-digits are split where the CNN reads both halves surest); one small CNN gives every crop a distribution over 0..9;
-the distribution of the sum is the exact convolution of the crop distributions (differentiable), and
-the prediction is the most likely sum, with its probability as the confidence.
+digits are split where the CNN reads both halves surest); one small CNN gives every crop a distribution over
+0..9 and "no one digit"; the distribution of the sum is the exact convolution of the crops' digit
+distributions (differentiable), and the prediction is the most likely sum, with its probability as the
+confidence. The CNN learns to cut from training images whose digits it pushes together (bench.blocks.layouts)
+and cuts at their boxes, right and wrong.
 
 - slot_cnn_sum_only:  trained from sum labels alone: loss = -log P(sum = label). Works on a --data
   folder in the original format, which has only sums. The digits are learned, never given.
@@ -126,7 +128,7 @@ class DigitSlots(TorchApproach, Approach):
         train_x, val_x = (torch.from_numpy(slot_crops(split.images, self.digit_range)) for split in (train, val))
         train_x = torch.cat([train_x, torch.zeros_like(train_x[:, :1])], 1)       # the last slot: a wrong cut
         boxes = train.boxes if train.boxes is not None else boxes_of_pieces(train.images, self.digit_range)
-        self.cut_at_boxes(train.images, boxes, train_x)
+        self.add_cuts(train.images, boxes, train_x)
         train_counts = (train_x[:, :-1].amax((2, 3)) > 0).sum(1).numpy()
         budget.progress("segmenting digits", 1, 1)
         if self.supervision == "digits":
@@ -150,7 +152,7 @@ class DigitSlots(TorchApproach, Approach):
                                           + ("" if train.boxes is not None else " (boxes of the images whose pieces "
                                                                                  "of ink are their digits)"))
 
-    def cut_at_boxes(self, images, boxes, train_x):
+    def add_cuts(self, images, boxes, train_x):
         """Training crops that teach the reader to cut touching digits, from the images whose digits' boxes
         are known: a share of those whose digits stand apart are laid out again pushed together
         (bench.blocks.layouts), and these and the images whose digits already share columns are cut at

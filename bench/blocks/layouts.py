@@ -1,4 +1,4 @@
-"""Training layouts an approach draws from its own composed images: the same digits, cut out by their
+"""Training layouts an approach draws from its own training images: the same digits, cut out by their
 boxes, laid out again closer together, so that a reader trained on them meets touching neighbours, digits
 at any height and of other sizes, as other writers and generators draw them (the composer's plain layout
 keeps its digits apart)."""
@@ -9,8 +9,8 @@ import numpy as np
 def pushed_together(images: np.ndarray, boxes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Each image's digits (boxes: (N, slots, 4) x, y, w, h of each digit's ink, -1 where none, boxes
     apart) laid out again left to right in the same order: each scaled by 0.8..1.25 (at most the image
-    high) and placed at any height; the gap between neighbours' ink drawn from a third of the left one's
-    width overlapping to a quarter of it apart, so that about half the neighbours touch. Returns the images
+    high) and placed at any height; the gap between neighbours' ink drawn from a third of the narrower one's
+    width overlapping to a quarter of it apart, so that about half the images hold touching digits. Returns the images
     and their boxes (the boxes of the ink each digit drew)."""
     rng = np.random.default_rng(seed)
     n, height, width = images.shape

@@ -160,8 +160,9 @@ def boxes_of_pieces(images, digit_range=(4, 4)) -> np.ndarray:
     for i, image in enumerate(images):
         pieces = _ink_pieces(np.asarray(image) >= INK)
         spans = sorted(_columns(p) + (k,) for k, p in enumerate(pieces))
-        if not lo <= len(pieces) <= hi or any(b - a > WIDE for a, b, _ in spans) or \
-                any(right[0] < left[1] for left, right in zip(spans, spans[1:])):
+        narrow = all(b - a <= WIDE for a, b, _ in spans)
+        apart = all(left[1] <= right[0] for left, right in zip(spans, spans[1:]))
+        if not (lo <= len(pieces) <= hi and narrow and apart):
             continue
         for slot, (a, b, k) in enumerate(spans):
             rows = np.flatnonzero(pieces[k].any(1))
