@@ -26,6 +26,8 @@ from bench.blocks.sums import sum_distribution
 from bench.train import TorchApproach, TrainConfig, as_float, autocast, predict_outputs, train_model
 
 CLASSES = 11          # the ten digits, and "no one digit": a crop cut at a wrong column, or two digits
+WINDOWS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))   # the crop's middle 24x24, one pixel right, left, down, up
+SURE = 0.99           # a crop whose likeliest class has less probability in the middle window is read in all windows
 
 
 class DigitCNN(nn.Module):
@@ -33,7 +35,9 @@ class DigitCNN(nn.Module):
     middle 24x24; only augmentation moves ink further out, rarely), which saves time. Three stages of a 3x3
     convolution, 2x2 max-pooling, BatchNorm and ReLU (pooling before BatchNorm and ReLU leaves them a
     quarter of the values), the second and third stages followed by one more 3x3 convolution at the pooled
-    size, where it is cheap. Why these widths: docs/approaches.md."""
+    size, where it is cheap. Why these widths: docs/approaches.md. In eval mode with `windows` > 1 it gives
+    log-probabilities: a crop read unsurely in the middle window is read in the first `windows` of WINDOWS too,
+    and their probabilities averaged (test-time augmentation where it can change the reading, at little cost)."""
 
     def __init__(self, widths=(16, 32, 64), extra_convs=(0, 1, 1), hidden=128, dropout=0.2):
         super().__init__()
@@ -49,15 +53,28 @@ class DigitCNN(nn.Module):
         self.classify = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels * 3 * 3, hidden),
                                       nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, CLASSES))
 
-    def forward(self, x):
-        return self.classify(self.features(x[..., 2:26, 2:26]))
+    def forward(self, x, windows=1):
+        logits = self.classify(self.features(x[..., 2:26, 2:26]))
+        if self.training or windows == 1:
+            return logits
+        probs = F.softmax(logits.float(), -1)
+        unsure = probs.amax(-1) < SURE
+        if unsure.any():
+            again = x[unsure]
+            views = torch.cat([again[..., 2 + dy:26 + dy, 2 + dx:26 + dx] for dy, dx in WINDOWS[1:windows]])
+            more = F.softmax(self.classify(self.features(views.contiguous(memory_format=torch.channels_last))).float(),
+                             -1)
+            probs[unsure] = (probs[unsure] + more.reshape(windows - 1, len(again), -1).sum(0)) / windows
+        return probs.log()
 
 
 class SlotModel(nn.Module):
-    """(B, slots, 28, 28) crops -> (B, slots, CLASSES) logits; an all-dark crop is an empty slot."""
+    """(B, slots, 28, 28) crops -> (B, slots, CLASSES) logits; an all-dark crop is an empty slot. Each crop is
+    read through `windows` of WINDOWS in eval mode."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, windows=1, **kwargs):
         super().__init__()
+        self.windows = windows
         self.digit = DigitCNN(**kwargs).to(memory_format=torch.channels_last)   # faster convolutions on a CPU
 
     def forward(self, crops):
@@ -66,7 +83,8 @@ class SlotModel(nn.Module):
         filled = flat.amax((1, 2, 3)) > 0              # only crops that hold a digit go through the CNN
         logits = flat.new_zeros(b * k, CLASSES)
         if filled.any():
-            logits[filled] = self.digit(flat[filled].contiguous(memory_format=torch.channels_last)).to(logits.dtype)
+            logits[filled] = self.digit(flat[filled].contiguous(memory_format=torch.channels_last),
+                                         self.windows).to(logits.dtype)
         return logits.reshape(b, k, CLASSES)
 
 
@@ -77,7 +95,7 @@ class DigitSlots(TorchApproach, Approach):
     epochs = 24
 
     def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
-                 batch_size=64, max_epochs=60, ema=0.999, pushed_share=0.5):
+                 batch_size=64, max_epochs=60, ema=0.999, pushed_share=0.5, windows=len(WINDOWS)):
         assert supervision in ("sum", "digits")
         self.supervision = supervision
         self.augmentation = augmentation
@@ -88,9 +106,10 @@ class DigitSlots(TorchApproach, Approach):
         self.max_epochs = max_epochs
         self.ema = ema
         self.pushed_share = pushed_share
+        self.windows = windows
 
     def build_model(self):
-        return MaskedSlots(SlotModel(widths=self.widths, extra_convs=self.extra_convs))
+        return MaskedSlots(SlotModel(self.windows, widths=self.widths, extra_convs=self.extra_convs))
 
     def preprocess(self, images):
         """Images -> (N, slots, 28, 28) uint8 crops, empty slots all dark; digits that touch are cut apart

@@ -1,10 +1,12 @@
 """Prediction speed of registered approaches: images/s of predict_batch over the default test split
 (3,000 images), or over the images of a folder in the original format (--images DIR), and single-image
 latency of predict_sum (p50, p95), after a short fit on the default data (speed depends little on how well
-a model is trained).
+a model is trained), or of the model a default run trained (--trained: a reader that reads unsure crops again
+works more when it is less trained).
 
     python benchmarks/predict_speed.py slot_cnn_sum_only classic_cv tesseract_ocr_tuned [--fit-seconds 20]
     python benchmarks/predict_speed.py slot_cnn_digit_sup --images data/test-other    # touching digits
+    python benchmarks/predict_speed.py slot_cnn_digit_sup --trained     # after python run_bench.py --approaches ...
 """
 import argparse
 import os
@@ -18,6 +20,7 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--images", help="a folder in the original format whose images are timed instead")
+    p.add_argument("--trained", action="store_true", help="time the cached model of a default run (training seed 0)")
     args = p.parse_args()
 
     import numpy as np
@@ -25,6 +28,7 @@ def main():
     from bench.approach import Budget
     from bench.data import DataError, data_spec, load_dataset, load_folder
     from bench.discovery import discover
+    from bench.predict import PredictError, load_trained
     from bench.timing import latency_percentiles
     from bench.util import seed_everything, tune_cpu
 
@@ -37,8 +41,15 @@ def main():
         p.error(str(e))
     for name in args.approaches:
         seed_everything(0)
-        approach = registry[name].create(digit_range=dataset.digits)
-        approach.fit(dataset.train, dataset.val, Budget(seconds=args.fit_seconds, quick=True))
+        if args.trained:
+            try:
+                approach = load_trained(name, dataset, None, False, "cpu", warn=print)
+            except PredictError as e:
+                print(e)
+                continue
+        else:
+            approach = registry[name].create(digit_range=dataset.digits)
+            approach.fit(dataset.train, dataset.val, Budget(seconds=args.fit_seconds, quick=True))
         approach.predict_batch(images[:64])                              # warm-up
         best = float("inf")
         for repeat in range(args.repeats):
