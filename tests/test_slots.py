@@ -179,3 +179,29 @@ def test_sums_only_folder(tmp_path):
     assert rows["slot_cnn_sum_only"]["ece"] is not None
     assert rows["slot_cnn_digit_sup"]["status"] == "failed"
     assert "slot_cnn_sum_only" in rows["slot_cnn_digit_sup"]["reason"]
+
+
+def test_unsure_crops_are_read_again_in_shifted_windows():
+    """In eval mode the slot CNN gives a sure crop its middle window's probabilities and an unsure crop the
+    mean of all its windows' (each window the crop's middle 24x24 shifted by a pixel)."""
+    from approaches.digit_slots import SURE, WINDOWS, DigitCNN
+    torch.manual_seed(0)
+    net = DigitCNN()
+    optimizer = torch.optim.Adam(net.parameters(), 3e-3)
+    train, labels = (torch.from_numpy(a[:3000]) for a in load_mnist()["train"])
+    for start in range(0, 3000, 50):                     # a little training: some test digits read surely
+        loss = torch.nn.functional.cross_entropy(net(train[start:start + 50, None] / 255.0), labels[start:start + 50])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    net.eval()
+    x = torch.from_numpy(load_mnist()["test"][0][:300, None]) / 255.0
+    with torch.no_grad():
+        windows = torch.stack([torch.softmax(net.classify(net.features(x[..., 2 + dy:26 + dy, 2 + dx:26 + dx])), -1)
+                               for dy, dx in WINDOWS])
+        read = net(x, len(WINDOWS)).exp()
+    unsure = windows[0].amax(-1) < SURE
+    assert 10 < unsure.sum() < 290
+    torch.testing.assert_close(read[~unsure], windows[0][~unsure])
+    torch.testing.assert_close(read[unsure], windows.mean(0)[unsure])
+    assert not torch.allclose(read[unsure], windows[0][unsure], atol=1e-3)
