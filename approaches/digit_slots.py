@@ -54,18 +54,23 @@ class DigitCNN(nn.Module):
                                       nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, CLASSES))
 
     def forward(self, x, windows=1):
-        logits = self.classify(self.features(x[..., 2:26, 2:26]))
+        logits = self.classify(self.features(window(x, *WINDOWS[0])))
         if self.training or windows == 1:
             return logits
         probs = F.softmax(logits.float(), -1)
         unsure = probs.amax(-1) < SURE
         if unsure.any():
             again = x[unsure]
-            views = torch.cat([again[..., 2 + dy:26 + dy, 2 + dx:26 + dx] for dy, dx in WINDOWS[1:windows]])
+            views = torch.cat([window(again, dy, dx) for dy, dx in WINDOWS[1:windows]])
             more = F.softmax(self.classify(self.features(views.contiguous(memory_format=torch.channels_last))).float(),
                              -1)
             probs[unsure] = (probs[unsure] + more.reshape(windows - 1, len(again), -1).sum(0)) / windows
         return probs.log()
+
+
+def window(crops, dy, dx):
+    """The crops' middle 24x24 moved `dy` pixels down and `dx` right (one of WINDOWS)."""
+    return crops[..., 2 + dy:26 + dy, 2 + dx:26 + dx]
 
 
 class SlotModel(nn.Module):

@@ -8,8 +8,9 @@ digit and its crop holds that ink alone, not a neighbour's that reaches into its
 merged where a digit broke apart and split where digits touch, until the count is within the dataset's
 digit range (or equal to it when the range is one number). Where to split is the caller's choice: the
 piece and column where a digit reader reads the two halves surest against the whole (segment's `read`),
-else the widest piece at its column of least ink. `cut_at_boxes` gives the cuts a reader should learn
-from, where each digit's box is known.
+else the widest piece at its column of least ink. With a reader, the pieces are then mended where it reads
+one of them unsurely: a digit broken in two beside two that touch gives as many pieces as digits, wrong
+ones. `cut_at_boxes` gives the cuts a reader should learn from, where each digit's box is known.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 INK = 64               # a pixel at or above this (0..255) is ink
 MIN_RUN_INK = 12       # runs or pieces with fewer ink pixels are specks, dropped
 WIDE = 34              # a run wider than this probably holds touching digits
+UNSURE = np.log(0.9)   # a piece read as one digit with less probability is open to mending (log-probability)
 CHUNK = 1024           # crops_of works on this many images at a time (its arrays stay in the cache)
 
 
@@ -148,7 +150,42 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
     while len(pieces) < hi and _split(pieces, image, read, wider_than=WIDE):
         pass
     pieces.sort(key=lambda p: _columns(p)[0])
+    if read is not None:
+        pieces = _mend(pieces, image, read)
     return [_around(p, image) for p in pieces]
+
+
+def _mend(pieces: list[np.ndarray], image: np.ndarray, read, rounds: int = 2) -> list[np.ndarray]:
+    """Pieces (left to right) cut again around the one the reader is least sure of, while that one is
+    unsure (UNSURE) and the pieces' summed surety grows; as many pieces as before. The options: that piece
+    merged with its left or right neighbour, and the surest cut made (_split); that piece cut, and two
+    neighbours merged."""
+    def in_order(option):
+        return sorted(option, key=lambda p: _columns(p)[0])
+
+    sure = _read(read, image, np.stack(pieces))
+    for _ in range(rounds):
+        worst = int(np.argmin(sure))
+        if sure[worst] >= UNSURE:
+            break
+        options = []
+        for first in (worst - 1, worst):
+            if 0 <= first < len(pieces) - 1:
+                option = pieces[:first] + [pieces[first] | pieces[first + 1]] + pieces[first + 2:]
+                if _split(option, image, read):
+                    options.append(in_order(option))
+        halves = [pieces[worst]]
+        if _split(halves, image, read):
+            cut = in_order(pieces[:worst] + halves + pieces[worst + 1:])
+            options += [cut[:j] + [cut[j] | cut[j + 1]] + cut[j + 2:] for j in range(len(cut) - 1)]
+        if not options:
+            break
+        scores = _read(read, image, np.stack([p for option in options for p in option])).reshape(len(options), -1)
+        best = int(np.argmax(scores.sum(1)))
+        if scores[best].sum() <= sure.sum():
+            break
+        pieces, sure = options[best], scores[best]
+    return pieces
 
 
 def boxes_of_pieces(images, digit_range=(4, 4)) -> np.ndarray:
