@@ -75,16 +75,16 @@ def _merge_most_shared(pieces: list[np.ndarray]) -> None:
     pieces[i] = pieces[i] | pieces.pop(j)
 
 
-def _split(pieces: list[np.ndarray], image: np.ndarray, read=None, wider_than: int = 5) -> bool:
+def _split(pieces: list[np.ndarray], image: np.ndarray, read_pieces=None, wider_than: int = 5) -> bool:
     """Cuts one of the pieces wider than `wider_than` columns in two, at a column within its middle half.
-    Without `read`: the widest piece, at its column of least ink. With `read` (crops -> how surely each is
-    one digit, higher is surer): the piece and column where the cut gains most, the two halves' surety
-    against the whole piece's. False where no piece is wide enough."""
+    Without `read_pieces`: the widest piece, at its column of least ink. With `read_pieces` (_remembering):
+    the piece and column where the cut gains most, the two halves' surety against the whole piece's. False
+    where no piece is wide enough."""
     wide = [i for i, p in enumerate(pieces) if _width(p) > max(wider_than, 5)]
     if not wide:
         return False
     columns = np.arange(image.shape[1])
-    if read is None:
+    if read_pieces is None:
         i = max(wide, key=lambda j: _width(pieces[j]))
         lo, hi = _middle(pieces[i])
         hi -= 1                                   # the column of least ink among [lo, hi), as it always was
@@ -94,7 +94,7 @@ def _split(pieces: list[np.ndarray], image: np.ndarray, read=None, wider_than: i
         options = [(i, c) for i in wide for c in range(*_middle(pieces[i]))]
         piece, cut = np.stack([pieces[i] for i, _ in options]), np.array([c for _, c in options])[:, None, None]
         halves = np.stack([piece & (columns < cut), piece & (columns >= cut)], 1).reshape(-1, *image.shape)
-        sure = _read(read, image, np.concatenate([np.stack([pieces[i] for i in wide]), halves]))
+        sure = read_pieces(np.concatenate([np.stack([pieces[i] for i in wide]), halves]))
         whole = dict(zip(wide, sure[:len(wide)]))
         gain = sure[len(wide):].reshape(-1, 2).sum(1) - np.array([whole[i] for i, _ in options])
         i, cut = options[int(np.argmax(gain))]
@@ -108,9 +108,21 @@ def _middle(piece: np.ndarray) -> tuple[int, int]:
     return a + (b - a) // 4, b - (b - a) // 4 + 1
 
 
-def _read(read, image: np.ndarray, pieces: np.ndarray) -> np.ndarray:
-    """How surely each piece's crop is one digit ((M, H, W) masks of pieces)."""
-    return np.asarray(read(mask_crops(image, _around(pieces, image))), np.float64)
+def _remembering(read, image: np.ndarray):
+    """`read` for the pieces of one image: (M, H, W) masks of pieces -> how surely each one's crop is one
+    digit. Each piece is cropped and read once, however often the search asks."""
+    seen = {}
+
+    def read_pieces(pieces: np.ndarray) -> np.ndarray:
+        keys = [np.packbits(piece).tobytes() for piece in pieces]
+        new = dict(zip(keys, pieces))
+        for key in seen.keys() & new.keys():
+            del new[key]
+        if new:
+            crops = mask_crops(image, _around(np.stack(list(new.values())), image))
+            seen.update(zip(new, np.asarray(read(crops), np.float64)))
+        return np.array([seen[key] for key in keys])
+    return read_pieces
 
 
 def _around(piece: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -143,19 +155,20 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
     pieces = sorted(_ink_pieces(ink), key=lambda p: _columns(p)[0])
     if not pieces:
         return []
+    read_pieces = _remembering(read, image) if read is not None else None
     while len(pieces) > hi:
         _merge_most_shared(pieces)
-    while len(pieces) < lo and _split(pieces, image, read):
+    while len(pieces) < lo and _split(pieces, image, read_pieces):
         pass
-    while len(pieces) < hi and _split(pieces, image, read, wider_than=WIDE):
+    while len(pieces) < hi and _split(pieces, image, read_pieces, wider_than=WIDE):
         pass
     pieces.sort(key=lambda p: _columns(p)[0])
-    if read is not None:
-        pieces = _mend(pieces, image, read)
+    if read_pieces is not None:
+        pieces = _mend(pieces, image, read_pieces)
     return [_around(p, image) for p in pieces]
 
 
-def _mend(pieces: list[np.ndarray], image: np.ndarray, read, rounds: int = 2) -> list[np.ndarray]:
+def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int = 2) -> list[np.ndarray]:
     """Pieces (left to right) cut again around the one the reader is least sure of, while that one is
     unsure (UNSURE) and the pieces' summed surety grows; as many pieces as before. The options: that piece
     merged with its left or right neighbour, and the surest cut made (_split); that piece cut, and two
@@ -163,7 +176,7 @@ def _mend(pieces: list[np.ndarray], image: np.ndarray, read, rounds: int = 2) ->
     def in_order(option):
         return sorted(option, key=lambda p: _columns(p)[0])
 
-    sure = _read(read, image, np.stack(pieces))
+    sure = read_pieces(np.stack(pieces))
     for _ in range(rounds):
         worst = int(np.argmin(sure))
         if sure[worst] >= UNSURE:
@@ -172,15 +185,15 @@ def _mend(pieces: list[np.ndarray], image: np.ndarray, read, rounds: int = 2) ->
         for first in (worst - 1, worst):
             if 0 <= first < len(pieces) - 1:
                 option = pieces[:first] + [pieces[first] | pieces[first + 1]] + pieces[first + 2:]
-                if _split(option, image, read):
+                if _split(option, image, read_pieces):
                     options.append(in_order(option))
         halves = [pieces[worst]]
-        if _split(halves, image, read):
+        if _split(halves, image, read_pieces):
             cut = in_order(pieces[:worst] + halves + pieces[worst + 1:])
             options += [cut[:j] + [cut[j] | cut[j + 1]] + cut[j + 2:] for j in range(len(cut) - 1)]
         if not options:
             break
-        scores = _read(read, image, np.stack([p for option in options for p in option])).reshape(len(options), -1)
+        scores = read_pieces(np.stack([p for option in options for p in option])).reshape(len(options), -1)
         best = int(np.argmax(scores.sum(1)))
         if scores[best].sum() <= sure.sum():
             break
