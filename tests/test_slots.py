@@ -12,11 +12,13 @@ from bench.approach import Budget
 from bench.blocks.layouts import boxes_apart, pushed_together
 from bench.blocks.segmentation import (
     INK,
+    WIDE,
     _ink_pieces,
     boxes_of_pieces,
     crop,
     crops_of,
     cut_at_boxes,
+    ink_runs,
     segment,
     slot_crops,
 )
@@ -153,16 +155,19 @@ def test_a_reader_chooses_where_touching_digits_are_cut(tmp_path):
                                 channels_last=False)
     least_ink_cut = np.mean(approach.outputs_to_sums(least_ink).numpy() == other.sums)
     assert read_cut > least_ink_cut + 0.03, (read_cut, least_ink_cut)
-    images, digits = broken_beside_touching(100)              # as many pieces as digits, the wrong ones
-    mended = np.mean([read == truth for read, truth in zip(approach.predict_digits_batch(images), digits)])
-    unread = predict_outputs(approach.model, torch.from_numpy(slot_crops(images, (4, 4))), channels_last=False)
-    kept = np.mean([list(row) == truth for row, truth in zip(unread[:, :4, :10].argmax(-1).tolist(), digits)])
-    assert mended > kept + 0.3, (mended, kept)
+    for across in ("rows", "columns"):          # as many pieces of ink, or runs of columns, as digits: wrong ones
+        images, digits = broken_beside_touching(100, across)
+        mended = np.mean([read == truth for read, truth in zip(approach.predict_digits_batch(images), digits)])
+        unread = predict_outputs(approach.model, torch.from_numpy(slot_crops(images, (4, 4))), channels_last=False)
+        kept = np.mean([list(row) == truth for row, truth in zip(unread[:, :4, :10].argmax(-1).tolist(), digits)])
+        assert mended > kept + 0.3, (across, mended, kept)
 
 
-def broken_beside_touching(n, seed=0):
-    """n images of four MNIST test digits with four pieces of ink that are not the digits: the first two
-    digits touch, and two blank rows across its middle break the third in two. Their digits, as lists."""
+def broken_beside_touching(n, across="rows", seed=0):
+    """n images of four MNIST test digits whose pieces of ink (across="rows") or runs of inked columns
+    ("columns": digits 1.4x as large, the first two sharing a run wider than WIDE) are four, but not the
+    digits: the first two digits overlap, and two blank rows or columns across its middle break the third
+    in two. Their digits, as lists."""
     digit_images, labels = load_mnist()["test"]
     rng = np.random.default_rng(seed)
     images, digits = [], []
@@ -171,13 +176,18 @@ def broken_beside_touching(n, seed=0):
         image, x = np.zeros((40, 168), np.uint8), 8
         for k, i in enumerate(picked):
             rows, cols = np.nonzero(digit_images[i])
-            ink = digit_images[i][rows.min():rows.max() + 1, cols.min():cols.max() + 1].copy()
-            if k == 2:
+            ink = digit_images[i][rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            ink = cv2.resize(ink, None, fx=1.4, fy=1.4) if across == "columns" else ink.copy()
+            if k == 2 and across == "rows":
                 ink[len(ink) // 2 - 1:len(ink) // 2 + 1] = 0
+            elif k == 2:
+                ink[:, ink.shape[1] // 2 - 1:ink.shape[1] // 2 + 1] = 0
             h, w = ink.shape
-            image[10:10 + h, x:x + w] = np.maximum(image[10:10 + h, x:x + w], ink)
+            image[4:4 + h, x:x + w] = np.maximum(image[4:4 + h, x:x + w], ink)
             x += w - w // 3 if k == 0 else w + 8                  # the second digit overlaps the first's last third
-        if len(_ink_pieces(image >= INK)) == 4:
+        runs = ink_runs(image >= INK)
+        if (len(_ink_pieces(image >= INK)) == 4 if across == "rows"
+                else len(runs) == 4 and max(b - a for a, b in runs) > WIDE):
             images.append(image)
             digits.append(labels[picked].tolist())
     return np.array(images), digits

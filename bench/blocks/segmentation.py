@@ -36,11 +36,12 @@ def ink_runs(ink: np.ndarray) -> list[list[int]]:
     return [r for r in column_runs(ink) if ink[:, r[0]:r[1]].sum() >= MIN_RUN_INK]
 
 
-def settled(runs: list[list[int]], digit_range: tuple[int, int]) -> bool:
+def settled(runs: list[list[int]], digit_range: tuple[int, int], read: bool = False) -> bool:
     """Whether the runs of inked columns are the digits: as many as the image may hold, and none wide
-    enough to hold two unless the image already holds its most."""
+    enough to hold two unless the image already holds its most and there is no reader (`read`) to look
+    closer (two digits sharing a run beside one broken in two also make the most)."""
     lo, hi = digit_range
-    return lo <= len(runs) <= hi and (len(runs) == hi or max(b - a for a, b in runs) <= WIDE)
+    return lo <= len(runs) <= hi and ((len(runs) == hi and not read) or max(b - a for a, b in runs) <= WIDE)
 
 
 def _columns(mask: np.ndarray) -> tuple[int, int]:
@@ -146,7 +147,7 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
     runs = ink_runs(ink)
     if not runs:
         return []
-    if settled(runs, digit_range):
+    if settled(runs, digit_range, read is not None):
         bands = [np.zeros(ink.shape, bool) for _ in runs]
         for band, (a, b) in zip(bands, runs):
             band[:, a:b] = True
@@ -296,7 +297,7 @@ def crops_of(images, digit_range=(4, 4), read=None) -> tuple[np.ndarray, np.ndar
     for start in range(0, len(images), CHUNK):
         chunk = images[start:start + CHUNK]
         ink = chunk >= INK
-        spans, chunk_counts = _settled_spans(ink, digit_range)
+        spans, chunk_counts = _settled_spans(ink, digit_range, read is not None)
         chunk_crops, image_of = [_crops(chunk, ink, spans)], [spans[:, 0]]
         for i in np.flatnonzero(chunk_counts < 0):
             masks = segment(chunk[i], digit_range, read)
@@ -320,7 +321,7 @@ def slot_crops(images, digit_range=(4, 4), read=None) -> np.ndarray:
     return out
 
 
-def _settled_spans(ink: np.ndarray, digit_range) -> tuple[np.ndarray, np.ndarray]:
+def _settled_spans(ink: np.ndarray, digit_range, read: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The runs of inked columns of every image whose runs are settled, as (M, 3) spans [image, start, end)
     in image order, left to right; and each image's count of them, -1 where they are not settled."""
     n, _, width = ink.shape
@@ -337,7 +338,7 @@ def _settled_spans(ink: np.ndarray, digit_range) -> tuple[np.ndarray, np.ndarray
     widest = np.zeros(n, np.int64)
     np.maximum.at(widest, image_of, ends - starts)
     lo, hi = digit_range
-    ok = (counts >= lo) & (counts <= hi) & ((counts == hi) | (widest <= WIDE))        # as settled() says
+    ok = (counts >= lo) & (counts <= hi) & (((counts == hi) & (not read)) | (widest <= WIDE))  # as settled() says
     return np.stack([image_of, starts, ends], 1)[ok[image_of]], np.where(ok, counts, -1)
 
 
