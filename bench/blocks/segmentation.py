@@ -49,6 +49,11 @@ def _columns(mask: np.ndarray) -> tuple[int, int]:
     return int(cols[0]), int(cols[-1]) + 1
 
 
+def _in_order(pieces: list[np.ndarray]) -> list[np.ndarray]:
+    """The pieces left to right, by their first column."""
+    return sorted(pieces, key=lambda p: _columns(p)[0])
+
+
 def _width(mask: np.ndarray) -> int:
     a, b = _columns(mask)
     return b - a
@@ -116,9 +121,7 @@ def _remembering(read, image: np.ndarray):
 
     def read_pieces(pieces: np.ndarray) -> np.ndarray:
         keys = [np.packbits(piece).tobytes() for piece in pieces]
-        new = dict(zip(keys, pieces))
-        for key in seen.keys() & new.keys():
-            del new[key]
+        new = {key: piece for key, piece in zip(keys, pieces) if key not in seen}
         if new:
             crops = mask_crops(image, _around(np.stack(list(new.values())), image))
             seen.update(zip(new, np.asarray(read(crops), np.float64)))
@@ -153,7 +156,7 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
             band[:, a:b] = True
         return bands
     lo, hi = digit_range
-    pieces = sorted(_ink_pieces(ink), key=lambda p: _columns(p)[0])
+    pieces = _in_order(_ink_pieces(ink))
     if not pieces:
         return []
     read_pieces = _remembering(read, image) if read is not None else None
@@ -163,7 +166,7 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
         pass
     while len(pieces) < hi and _split(pieces, image, read_pieces, wider_than=WIDE):
         pass
-    pieces.sort(key=lambda p: _columns(p)[0])
+    pieces = _in_order(pieces)
     if read_pieces is not None:
         pieces = _mend(pieces, image, read_pieces)
     return [_around(p, image) for p in pieces]
@@ -174,9 +177,6 @@ def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int 
     unsure (UNSURE) and the pieces' summed surety grows; as many pieces as before. The options: that piece
     merged with its left or right neighbour, and the surest cut made (_split); that piece cut, and two
     neighbours merged."""
-    def in_order(option):
-        return sorted(option, key=lambda p: _columns(p)[0])
-
     sure = read_pieces(np.stack(pieces))
     for _ in range(rounds):
         worst = int(np.argmin(sure))
@@ -187,10 +187,10 @@ def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int 
             if 0 <= first < len(pieces) - 1:
                 option = pieces[:first] + [pieces[first] | pieces[first + 1]] + pieces[first + 2:]
                 if _split(option, image, read_pieces):
-                    options.append(in_order(option))
+                    options.append(_in_order(option))
         halves = [pieces[worst]]
         if _split(halves, image, read_pieces):
-            cut = in_order(pieces[:worst] + halves + pieces[worst + 1:])
+            cut = _in_order(pieces[:worst] + halves + pieces[worst + 1:])
             options += [cut[:j] + [cut[j] | cut[j + 1]] + cut[j + 2:] for j in range(len(cut) - 1)]
         if not options:
             break
