@@ -16,6 +16,10 @@ def main():
     p.add_argument("--seeds", default="0", help="training seeds of each approach, e.g. 0,1,2")
     p.add_argument("--png", help="write the shared misreadings' crops to this PNG file")
     args = p.parse_args()
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds {args.seeds!r}: whole numbers separated by commas, e.g. 0,1,2")
 
     import cv2
     import numpy as np
@@ -28,12 +32,15 @@ def main():
     images, truth = np.asarray(dataset.test.images), dataset.test.digit_lists()
     reads, misread = {}, {}
     for name in args.approaches:
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in seeds:
             try:
                 approach = load_trained(name, dataset, None, False, "cpu", warn=print, seed=seed)
             except PredictError as e:
                 print(e)
                 continue
+            if not approach.reads_digits():
+                print(f"{name} reads no digits, only sums: left out")
+                break
             read = approach.predict_digits_batch(images)
             wrong = {(i, k) for i, (r, t) in enumerate(zip(read, truth))
                      for k in range(len(t)) if len(r) != len(t) or r[k] != t[k]}
@@ -53,8 +60,8 @@ def main():
         for j, (i, k) in enumerate(shared):
             tile = cv2.copyMakeBorder(cv2.resize(crops[j, k], (84, 84), interpolation=cv2.INTER_NEAREST),
                                       14, 0, 0, 4, cv2.BORDER_CONSTANT, value=40)
-            label = f"{truth[i][k]}:" + "".join(str(read[i][k]) if len(read[i]) == len(truth[i]) else "?"
-                                                for read in reads.values())
+            label = f"{truth[i][k]}:" + "".join(str(r[i][k]) if len(r[i]) == len(truth[i]) else "?"
+                                                for r in reads.values())
             cv2.putText(tile, label, (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 255, 1)
             tiles.append(tile)
         tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % 10)
