@@ -1,6 +1,6 @@
 """The digits of the default test split that every given reader misreads: how many each reader misreads, how
-many all of them do, and the exact-sum accuracy a reader would reach that misread only those (the ceiling
-that averaging such readers cannot pass). The cached models of default runs (train them first with `python
+many all of them do, and the exact-sum accuracy a reader would reach that misread only those (about the most
+that averaging such readers can reach). The cached models of default runs (train them first with `python
 run_bench.py --approaches ... --seeds ...`).
 
     python benchmarks/shared_errors.py slot_cnn_digit_sup slot_cnn_sum_only --seeds 0,1,2 --png shared.png
