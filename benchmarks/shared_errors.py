@@ -42,8 +42,8 @@ def main():
                 print(f"{name} reads no digits, only sums: left out")
                 break
             read = approach.predict_digits_batch(images)
-            wrong = {(i, k) for i, (r, t) in enumerate(zip(read, truth))
-                     for k in range(len(t)) if len(r) != len(t) or r[k] != t[k]}
+            wrong = {(i, k) for i, (r, t) in enumerate(zip(read, truth))     # as metrics.digit_accuracy counts
+                     for k in range(len(t)) if k >= len(r) or r[k] != t[k]}
             reads[name, seed], misread[name, seed] = read, wrong
             print(f"{name} seed {seed}: {len(wrong)} of {sum(map(len, truth))} digits misread, in "
                   f"{len({i for i, _ in wrong})} of {len(truth)} images")
@@ -60,7 +60,7 @@ def main():
         for j, (i, k) in enumerate(shared):
             tile = cv2.copyMakeBorder(cv2.resize(crops[j, k], (84, 84), interpolation=cv2.INTER_NEAREST),
                                       14, 0, 0, 4, cv2.BORDER_CONSTANT, value=40)
-            label = f"{truth[i][k]}:" + "".join(str(r[i][k]) if len(r[i]) == len(truth[i]) else "?"
+            label = f"{truth[i][k]}:" + "".join(str(r[i][k]) if k < len(r[i]) else "?"
                                                 for r in reads.values())
             cv2.putText(tile, label, (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 255, 1)
             tiles.append(tile)
