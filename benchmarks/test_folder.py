@@ -3,13 +3,18 @@ models trained on the default data with `python run_bench.py --test-data DIR`:
 
     python benchmarks/test_folder.py hard  data/test-hard      # the composer's hard layout
     python benchmarks/test_folder.py other data/test-other     # another generator, plain
+    python benchmarks/test_folder.py other-hard data/test-other-hard   # another generator, hard
 
-Both draw MNIST's 10,000 test digits, as the test split does; `--from train` draws its 50,000 training digits
+All draw MNIST's 10,000 test digits, as the test split does; `--from train` draws its 50,000 training digits
 instead, for a folder to train on (`python run_bench.py --data DIR --test-data data/test-other`). "other" is a
 generator that shares no code with the composer, for checking what a model learned of the composer rather than
 of the digits: each digit as MNIST drew it (its size, its stroke, no rotation), cropped to its ink; the gaps
 between neighbours' ink boxes drawn evenly from 3 pixels overlapping to 8 apart; each digit placed anywhere
-from the top to the bottom.
+from the top to the bottom. "other-hard" is that generator's hard layout, written from the same description as
+the composer's (touching and overlapping digits, 16 to 36 pixels high, rotated up to 25 degrees, uneven strokes,
+speckle noise) with none of its code or choices: scipy instead of OpenCV, rotation before scaling, strokes
+changed by grey erosion (a 3x3 cross) or dilation (3x3), gaps a share of the narrower neighbour's width, specks of
+any size from a pixel to a short dash.
 """
 import argparse
 import io
@@ -44,9 +49,56 @@ def other_generator(digit_images, digit_labels, n, count, seed):
     return images, sums
 
 
+def other_hard_digit(digit, rng):
+    """A digit as the other generator's hard layout draws it: rotated by up to 25 degrees either way, its ink
+    scaled to 16..36 pixels high, its strokes eroded (a 3x3 cross, from 24 pixels high), kept or dilated (3x3),
+    cropped to its ink."""
+    from scipy import ndimage
+    turned = ndimage.rotate(digit.astype(np.float32), rng.uniform(-25, 25), reshape=True, order=1)
+    rows, cols = np.nonzero(turned > 30)
+    turned = turned[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scaled = ndimage.zoom(turned, rng.uniform(16, 36) / turned.shape[0], order=1)
+    stroke = rng.integers(3)
+    if stroke == 0 and scaled.shape[0] >= 24:
+        scaled = ndimage.grey_erosion(scaled, footprint=ndimage.generate_binary_structure(2, 1))
+    elif stroke == 2:
+        scaled = ndimage.grey_dilation(scaled, size=(3, 3))
+    rows, cols = np.nonzero(scaled > 30)
+    return np.clip(scaled[rows.min():rows.max() + 1, cols.min():cols.max() + 1], 0, 255).astype(np.uint8)
+
+
+def other_hard_generator(digit_images, digit_labels, n, count, seed):
+    """n images of `count` digits drawn by other_hard_digit, and their sums: the gap between neighbours' ink
+    boxes from 30% of the narrower one's width overlapping to 15% of it apart, each digit anywhere from the top
+    to the bottom (a row too wide for the image is drawn again); specks of ink, single pixels to short dashes."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, HEIGHT, WIDTH), np.uint8)
+    sums = np.zeros(n, np.int64)
+    for i in range(n):
+        while True:
+            picks = rng.integers(0, len(digit_images), count)
+            inks = [other_hard_digit(digit_images[j], rng) for j in picks]
+            narrower = [min(a.shape[1], b.shape[1]) for a, b in zip(inks, inks[1:])]
+            gaps = [int(round(rng.uniform(-0.3, 0.15) * w)) for w in narrower]
+            width = sum(ink.shape[1] for ink in inks) + sum(gaps)
+            if width <= WIDTH:
+                break
+        x = int(rng.integers(0, WIDTH - width + 1))
+        for k, ink in enumerate(inks):
+            h, w = ink.shape
+            y = int(rng.integers(0, HEIGHT - h + 1))
+            np.maximum(images[i, y:y + h, x:x + w], ink, out=images[i, y:y + h, x:x + w])
+            x += w + (gaps[k] if k < count - 1 else 0)
+        for _ in range(int(rng.integers(0, 31))):
+            y, x = int(rng.integers(0, HEIGHT)), int(rng.integers(0, WIDTH - 2))
+            images[i, y, x:x + int(rng.integers(1, 4))] = rng.integers(80, 256)
+        sums[i] = digit_labels[picks].sum()
+    return images, sums
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("kind", choices=["hard", "other"])
+    p.add_argument("kind", choices=["hard", "other", "other-hard"])
     p.add_argument("out")
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--digits", default="4", help="digits per image: a number (hard: also a range such as 1-5)")
@@ -66,7 +118,8 @@ def main():
     else:
         if lo != hi:
             p.error("the other generator writes a fixed number of digits per image")
-        images, sums = other_generator(digit_images, digit_labels, args.n, hi, args.seed)
+        generator = other_generator if args.kind == "other" else other_hard_generator
+        images, sums = generator(digit_images, digit_labels, args.n, hi, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, array in (("data0.npy", images), ("lab0.npy", sums)):

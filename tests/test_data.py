@@ -1,13 +1,14 @@
 """The digit source, the composer, the original-format loader and its one-line errors on bad data."""
 import gzip
 import pickle
+import runpy
 
 import numpy as np
 import pytest
 
 from bench import data
 from bench.data import DataError, compose, load_folder, load_mnist, parse_digits, read_mnist_file
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def test_mnist_is_real_and_split():
@@ -78,6 +79,25 @@ def test_the_hard_layout_touches_overlaps_rotates_and_speckles():
     assert ink_outside > 150                                          # speckle noise on most images
     plain = data.composed_dataset(400, 100, 100, digits=(4, 4), seed=0)
     assert data.composed_dataset(400, 100, 100, digits=(4, 4), seed=0, layout="hard").hash != plain.hash
+
+
+def test_the_other_generators_hard_layout_touches_overlaps_and_speckles():
+    """benchmarks/test_folder.py other-hard: another generator's hard images, for checking what a model trained
+    on the composer's learned of it: deterministic, digits often touching, specks on most images."""
+    from scipy import ndimage
+    folder = runpy.run_path(str(ROOT / "benchmarks" / "test_folder.py"))
+    x, y = load_mnist()["test"]
+    images, sums = folder["other_hard_generator"](x, y, 200, 4, seed=5)
+    assert np.array_equal(images, folder["other_hard_generator"](x, y, 200, 4, seed=5)[0])
+    assert images.shape == (200, 40, 168) and sums.min() >= 0 and sums.max() <= 36
+    big_pieces, specks = [], []
+    for image in images:
+        labels, n = ndimage.label(image > 30, structure=np.ones((3, 3)))
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        big_pieces.append(int((sizes > 12).sum()))
+        specks.append(int((sizes <= 3).sum()))
+    assert np.mean(np.array(big_pieces) < 4) > 0.6                    # neighbours touch or overlap
+    assert np.mean(np.array(specks) > 0) > 0.7                        # speckle noise on most images
 
 
 def test_digit_range():
