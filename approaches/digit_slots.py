@@ -3,8 +3,7 @@
 digits are split where the CNN reads both halves surest); one small CNN gives every crop a distribution over
 0..9 and "no one digit"; the distribution of the sum is the exact convolution of the crops' digit
 distributions (differentiable), and the prediction is the most likely sum, with its probability as the
-confidence. Three such CNNs, each trained a third of the epochs, read every crop and their probabilities are
-averaged. The CNN learns to cut from training images whose digits it pushes together (bench.blocks.layouts)
+confidence. The CNN learns to cut from training images whose digits it pushes together (bench.blocks.layouts)
 and cuts at their boxes, right and wrong.
 
 - slot_cnn_sum_only:  trained from sum labels alone: loss = -log P(sum = label). Works on a --data
@@ -74,29 +73,14 @@ def window(crops, dy, dx):
     return crops[..., 2 + dy:26 + dy, 2 + dx:26 + dx]
 
 
-class Readers(nn.Module):
-    """Several DigitCNNs, trained apart, reading the same crops: one gives its logits (in eval mode with
-    `windows` > 1, log-probabilities); several, in eval mode, the log of their averaged probabilities."""
-
-    def __init__(self, readers=1, **kwargs):
-        super().__init__()
-        self.cnns = nn.ModuleList(DigitCNN(**kwargs) for _ in range(readers))
-
-    def forward(self, x, windows=1):
-        if len(self.cnns) == 1:
-            return self.cnns[0](x, windows)
-        assert not self.training, "several readers are trained one at a time"
-        return torch.stack([F.softmax(cnn(x, windows).float(), -1) for cnn in self.cnns]).mean(0).log()
-
-
 class SlotModel(nn.Module):
     """(B, slots, 28, 28) crops -> (B, slots, CLASSES) logits; an all-dark crop is an empty slot. Each crop is
-    read through `windows` of WINDOWS in eval mode, by each of `readers` CNNs."""
+    read through `windows` of WINDOWS in eval mode."""
 
-    def __init__(self, windows=1, readers=1, **kwargs):
+    def __init__(self, windows=1, **kwargs):
         super().__init__()
         self.windows = windows
-        self.digit = Readers(readers, **kwargs).to(memory_format=torch.channels_last)   # faster convolutions on a CPU
+        self.digit = DigitCNN(**kwargs).to(memory_format=torch.channels_last)   # faster convolutions on a CPU
 
     def forward(self, crops):
         b, k = crops.shape[:2]
@@ -116,7 +100,7 @@ class DigitSlots(TorchApproach, Approach):
     epochs = 24
 
     def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
-                 batch_size=64, max_epochs=60, ema=0.999, pushed_share=0.5, windows=len(WINDOWS), readers=3):
+                 batch_size=64, max_epochs=60, ema=0.999, pushed_share=0.5, windows=len(WINDOWS)):
         assert supervision in ("sum", "digits")
         self.supervision = supervision
         self.augmentation = augmentation
@@ -128,18 +112,9 @@ class DigitSlots(TorchApproach, Approach):
         self.ema = ema
         self.pushed_share = pushed_share
         self.windows = windows
-        self.readers = readers
 
-    def build_model(self, readers=None):
-        readers = readers or getattr(self, "readers_trained", self.readers)
-        return MaskedSlots(SlotModel(self.windows, readers, widths=self.widths, extra_convs=self.extra_convs))
-
-    def get_state(self):
-        return {**super().get_state(), "readers": self.readers_trained}
-
-    def set_state(self, state):
-        self.readers_trained = int(state["readers"])
-        super().set_state(state)
+    def build_model(self):
+        return MaskedSlots(SlotModel(self.windows, widths=self.widths, extra_convs=self.extra_convs))
 
     def preprocess(self, images):
         """Images -> (N, slots, 28, 28) uint8 crops, empty slots all dark; digits that touch are cut apart
@@ -187,24 +162,15 @@ class DigitSlots(TorchApproach, Approach):
             targets = self.digit_targets(train, train_counts, train_x.shape[1])
         else:
             targets = torch.as_tensor(train.sums)
-        n = self.readers_trained = min(self.readers, budget.epochs or self.readers)   # --quick: fewer epochs
-        self.model, self.history = self.build_model(), []
-        for k in range(n):          # each reader its share of the epochs (of the seconds left), its own seed
-            reader = self.build_model(readers=1)
-            history = train_model(
-                reader, train_x, targets, val_x, val.sums, loss_fn=self.masked_loss, to_sums=self.outputs_to_sums,
-                budget=budget.part((budget.epochs or 0) // n, 1 / (n - k)), device=self.device,
-                seed=self.seed * self.readers + k, label=f"{self.name} reader {k + 1}/{n}",
-                config=TrainConfig(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs, patience=8,
-                                   channels_last=False, augment=self.augment, ema=self.ema))
-            start = self.history[-1]["seconds"] if self.history else 0.0      # one time axis for all readers
-            self.history += [{**epoch, "seconds": round(epoch["seconds"] + start, 2)} for epoch in history]
-            self.model.slots.digit.cnns[k] = reader.slots.digit.cnns[0]
-        self.model.eval()
+        self.model = self.build_model()
+        self.history = train_model(
+            self.model, train_x, targets, val_x, val.sums, loss_fn=self.masked_loss,
+            to_sums=self.outputs_to_sums, budget=budget, device=self.device, seed=self.seed, label=self.name,
+            config=TrainConfig(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs, patience=8,
+                               channels_last=False, augment=self.augment, ema=self.ema))
         self.notes["segmentation_count_mismatch_train"] = round(float(np.mean(
             train_counts != np.array([len(d) for d in train.digit_lists()]))), 4) if train.digits is not None else None
         self.notes["trained_on"] = "sum labels only" if self.supervision == "sum" else "digit labels"
-        self.notes["readers"] = f"{self.readers_trained} CNNs trained apart, their probabilities averaged"
         self.notes["training_layouts"] = (f"the data's, and {self.pushed_share:.0%} of the images whose digits stand "
                                           "apart pushed together; touching digits cut at their boxes"
                                           + ("" if train.boxes is not None else " (boxes of the images whose pieces "
