@@ -1,9 +1,10 @@
 """Where digit readers lose: a folder's images (original format) grouped by the way
 bench.blocks.segmentation cuts them, each group's exact-sum accuracy for trained approaches (the cached
-models of a default run: train them first with `python run_bench.py --approaches ...`), and how often each
-reader found as many digits as the image holds.
+models of a default run, or with `--layout hard` of a hard one: train them first with `python run_bench.py
+--approaches ...`), and how often each reader found as many digits as the image holds.
 
     python benchmarks/where_readers_lose.py slot_cnn_digit_sup classic_cv yolo_digits --images data/test-other
+    python benchmarks/where_readers_lose.py slot_cnn_digit_sup --images data/test-other-hard --layout hard
 
 The groups: "columns" (the runs of inked columns are the digits), "pieces = digits" (as many pieces of
 ink as digits), "fewer pieces: cut" (touching digits, split by the reader or at the least ink), "more
@@ -16,6 +17,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("approaches", nargs="+")
     p.add_argument("--images", required=True, help="a folder in the original format, four digits per image")
+    p.add_argument("--layout", choices=["plain", "hard"], default="plain",
+                   help="the layout the models trained on (the cached models of `run_bench.py --layout ...`)")
     args = p.parse_args()
 
     import numpy as np
@@ -40,7 +43,7 @@ def main():
     def share(right, picked):
         return 100 * right[picked].mean() if picked.any() else 0.0
 
-    dataset = load_dataset(data_spec())
+    dataset = load_dataset(data_spec(layout=args.layout))
     print(f"{args.images}: {len(images)} images; exact-sum accuracy % by group (images)")
     for name in args.approaches:
         try:
