@@ -25,6 +25,17 @@ import numpy as np
 HEIGHT, WIDTH = 40, 168
 
 
+def draw_row(image, inks, gaps, x, rng):
+    """Draws `inks` left to right from column x, each `gaps[k]` columns after the end of the one before it (negative:
+    overlapping), each at a random height; ink past the right edge is dropped."""
+    for k, ink in enumerate(inks):
+        h, w = ink.shape
+        y = int(rng.integers(0, HEIGHT - h + 1))
+        region = image[y:y + h, x:x + w]
+        np.maximum(region, ink[:, :region.shape[1]], out=region)
+        x += w + (int(gaps[k]) if k < len(gaps) else 0)
+
+
 def other_generator(digit_images, digit_labels, n, count, seed):
     """n images of `count` digits, and their sums."""
     rng = np.random.default_rng(seed)
@@ -38,13 +49,7 @@ def other_generator(digit_images, digit_labels, n, count, seed):
             inks.append(digit_images[j][rows.min():rows.max() + 1, cols.min():cols.max() + 1])
         gaps = rng.integers(-3, 9, count - 1)
         width = sum(ink.shape[1] for ink in inks) + gaps.sum()
-        x = int(rng.integers(0, max(1, WIDTH - width + 1)))
-        for k, ink in enumerate(inks):
-            h, w = ink.shape
-            y = int(rng.integers(0, HEIGHT - h + 1))
-            region = images[i, y:y + h, x:x + w]
-            np.maximum(region, ink[:, :region.shape[1]], out=region)
-            x += w + (int(gaps[k]) if k < count - 1 else 0)
+        draw_row(images[i], inks, gaps, int(rng.integers(0, max(1, WIDTH - width + 1))), rng)
         sums[i] = digit_labels[picks].sum()
     return images, sums
 
@@ -83,12 +88,7 @@ def other_hard_generator(digit_images, digit_labels, n, count, seed):
             width = sum(ink.shape[1] for ink in inks) + sum(gaps)
             if width <= WIDTH:
                 break
-        x = int(rng.integers(0, WIDTH - width + 1))
-        for k, ink in enumerate(inks):
-            h, w = ink.shape
-            y = int(rng.integers(0, HEIGHT - h + 1))
-            np.maximum(images[i, y:y + h, x:x + w], ink, out=images[i, y:y + h, x:x + w])
-            x += w + (gaps[k] if k < count - 1 else 0)
+        draw_row(images[i], inks, gaps, int(rng.integers(0, WIDTH - width + 1)), rng)
         for _ in range(int(rng.integers(0, 31))):
             y, x = int(rng.integers(0, HEIGHT)), int(rng.integers(0, WIDTH - 2))
             images[i, y, x:x + int(rng.integers(1, 4))] = rng.integers(80, 256)
