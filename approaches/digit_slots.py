@@ -149,7 +149,9 @@ class DigitSlots(TorchApproach, Approach):
 
     def fit(self, train, val, budget):
         budget.progress("segmenting digits", 0, 1)
-        train_x, val_x = (torch.from_numpy(slot_crops(split.images, self.digit_range)) for split in (train, val))
+        train_x = torch.from_numpy(slot_crops(train.images, self.digit_range))
+        val_x = torch.from_numpy(slot_crops(val.images, self.digit_range) if val.boxes is None
+                                 else self.crops_at_boxes(val.images, val.boxes, train_x.shape[1]))
         train_x = torch.cat([train_x, torch.zeros_like(train_x[:, :1])], 1)       # the last slot: a wrong cut
         boxes = train.boxes if train.boxes is not None else boxes_of_pieces(train.images, self.digit_range)
         self.add_cuts(train.images, boxes, train_x)
@@ -175,6 +177,17 @@ class DigitSlots(TorchApproach, Approach):
                                           "apart pushed together; touching digits cut at their boxes"
                                           + ("" if train.boxes is not None else " (boxes of the images whose pieces "
                                                                                  "of ink are their digits)"))
+
+    @staticmethod
+    def crops_at_boxes(images, boxes, slots):
+        """(N, slots, 28, 28) uint8 crops cut at the digits' boxes: what the trained reader's own cuts aim at.
+        The val split is read so during training, which then measures the reader, not the untrained reader's
+        cuts (least ink, which part few of the hard layout's overlapping digits)."""
+        out = np.zeros((len(images), slots, 28, 28), np.uint8)
+        for i, (image, image_boxes) in enumerate(zip(images, boxes)):
+            masks = cut_at_boxes(image, image_boxes)
+            out[i, :len(masks)] = mask_crops(image, np.stack(masks))
+        return out
 
     def add_cuts(self, images, boxes, train_x):
         """Training crops that teach the reader to cut touching digits, from the images whose digits' boxes
