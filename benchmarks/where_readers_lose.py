@@ -36,7 +36,7 @@ def main():
     for image in images:
         ink = image >= INK
         pieces = len(_ink_pieces(ink))
-        groups.append("columns" if settled(ink_runs(ink), (4, 4)) else "pieces = digits" if pieces == 4
+        groups.append("columns" if settled(ink_runs(ink), (4, 4), ink=ink) else "pieces = digits" if pieces == 4
                       else "fewer pieces: cut" if pieces < 4 else "more pieces: merged")
     groups = np.array(groups)
 

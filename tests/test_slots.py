@@ -15,6 +15,7 @@ from bench.blocks.segmentation import (
     WIDE,
     _ink_pieces,
     boxes_of_pieces,
+    column_runs,
     crop,
     crops_of,
     cut_at_boxes,
@@ -87,6 +88,25 @@ def test_batch_segmentation_gives_the_crops_of_one_image_at_a_time(digits):
                 columns += 1
                 assert np.array_equal(crop(image, mask), crop_one(image, (inked[0], inked[-1] + 1)))
     assert columns >= 0.8 * counts.sum()                                       # most images need no more
+
+
+def test_a_speck_above_a_digit_leaves_its_crop_alone():
+    """A speck in a digit's columns but apart from its ink (the hard layout's noise) must not stretch the
+    digit's crop: the image's crops are those of the image without the speck (but for faint pixels beside
+    the ink: cut by pieces of ink, not by columns), in the batch and one by one."""
+    images = composed_dataset(20, 10, 10, seed=11).train.images
+    for image in images:
+        ink = image >= INK
+        rows = np.flatnonzero(ink[:, :column_runs(ink)[0][1]].any(1))
+        if rows[0] >= 4:
+            break
+    specked = image.copy()
+    first = column_runs(ink)[0]
+    specked[0:2, first[0]:first[0] + 2] = 255                                 # a 2x2 speck at the top
+    clean = crops_of(image[None])[0].astype(int)
+    assert (np.abs(crops_of(specked[None])[0] - clean).mean((1, 2)) < 1).all()
+    one_by_one = np.stack([crop(specked, mask) for mask in segment(specked)])
+    assert (np.abs(one_by_one - clean).mean((1, 2)) < 1).all()
 
 
 def test_digits_that_share_columns_are_cut_by_their_ink():

@@ -36,12 +36,29 @@ def ink_runs(ink: np.ndarray) -> list[list[int]]:
     return [r for r in column_runs(ink) if ink[:, r[0]:r[1]].sum() >= MIN_RUN_INK]
 
 
-def settled(runs: list[list[int]], digit_range: tuple[int, int], read: bool = False) -> bool:
+def settled(runs: list[list[int]], digit_range: tuple[int, int], read: bool = False,
+            ink: np.ndarray | None = None) -> bool:
     """Whether the runs of inked columns are the digits: as many as the image may hold, and none wide
     enough to hold two unless the image already holds its most and there is no reader (`read`) to look
-    closer (two digits sharing a run beside one broken in two also make the most)."""
+    closer (two digits sharing a run beside one broken in two also make the most); given the image's `ink`,
+    also none that holds a speck above or below its digit (which would stretch the digit's crop)."""
     lo, hi = digit_range
-    return lo <= len(runs) <= hi and ((len(runs) == hi and not read) or max(b - a for a, b in runs) <= WIDE)
+    return (lo <= len(runs) <= hi and ((len(runs) == hi and not read) or max(b - a for a, b in runs) <= WIDE)
+            and (ink is None or not _specks_apart(np.stack([ink[:, a:b].sum(1) for a, b in runs])).any()))
+
+
+def _specks_apart(row_ink: np.ndarray) -> np.ndarray:
+    """(M, H) ink pixels in each row of M runs of columns -> whether each run's inked rows break into runs
+    of which one holds fewer than MIN_RUN_INK pixels: a speck apart from the digit."""
+    inked = row_ink > 0
+    run_of_row = np.cumsum(np.diff(inked.view(np.int8), axis=1, prepend=0) == 1, axis=1) * inked
+    out = run_of_row.max(1, initial=0) > 1
+    if out.any():                       # few runs of columns have rows apart: only those are summed up by run
+        run_of_row, row_ink = run_of_row[out], row_ink[out]
+        ink_of_run = np.zeros((len(row_ink), row_ink.shape[1] + 1), np.int64)
+        np.add.at(ink_of_run, (np.arange(len(row_ink))[:, None], run_of_row), row_ink)
+        out[out] = ((ink_of_run[:, 1:] > 0) & (ink_of_run[:, 1:] < MIN_RUN_INK)).any(1)
+    return out
 
 
 def _columns(mask: np.ndarray) -> tuple[int, int]:
@@ -150,7 +167,7 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
     runs = ink_runs(ink)
     if not runs:
         return []
-    if settled(runs, digit_range, read is not None):
+    if settled(runs, digit_range, read is not None, ink):
         bands = [np.zeros(ink.shape, bool) for _ in runs]
         for band, (a, b) in zip(bands, runs):
             band[:, a:b] = True
@@ -172,7 +189,7 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
     return [_around(p, image) for p in pieces]
 
 
-def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int = 2) -> list[np.ndarray]:
+def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int = 6) -> list[np.ndarray]:
     """Pieces (left to right) cut again around the one the reader is least sure of, while that one is
     unsure (UNSURE) and the pieces' summed surety grows; as many pieces as before. The options: that piece
     merged with its left or right neighbour, and the surest cut made (_split); that piece cut, and two
@@ -297,8 +314,10 @@ def crops_of(images, digit_range=(4, 4), read=None) -> tuple[np.ndarray, np.ndar
     for start in range(0, len(images), CHUNK):
         chunk = images[start:start + CHUNK]
         ink = chunk >= INK
-        spans, chunk_counts = _settled_spans(ink, digit_range, read is not None)
-        chunk_crops, image_of = [_crops(chunk, ink, spans)], [spans[:, 0]]
+        ink_before = np.zeros(ink.shape[:2] + (ink.shape[2] + 1,), np.int32)   # ink pixels left of each column
+        np.cumsum(ink, axis=2, out=ink_before[:, :, 1:])
+        spans, chunk_counts = _settled_spans(ink, ink_before, digit_range, read is not None)
+        chunk_crops, image_of = [_crops(chunk, ink_before, spans)], [spans[:, 0]]
         for i in np.flatnonzero(chunk_counts < 0):
             masks = segment(chunk[i], digit_range, read)
             chunk_counts[i] = len(masks)
@@ -321,9 +340,11 @@ def slot_crops(images, digit_range=(4, 4), read=None) -> np.ndarray:
     return out
 
 
-def _settled_spans(ink: np.ndarray, digit_range, read: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _settled_spans(ink: np.ndarray, ink_before: np.ndarray, digit_range,
+                   read: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The runs of inked columns of every image whose runs are settled, as (M, 3) spans [image, start, end)
-    in image order, left to right; and each image's count of them, -1 where they are not settled."""
+    in image order, left to right; and each image's count of them, -1 where they are not settled.
+    `ink_before`: (N, H, W + 1) each row's ink pixels left of each column."""
     n, _, width = ink.shape
     inked = np.zeros((n, width + 2), np.int8)
     inked[:, 1:-1] = ink.any(1)
@@ -337,17 +358,18 @@ def _settled_spans(ink: np.ndarray, digit_range, read: bool = False) -> tuple[np
     counts = np.bincount(image_of, minlength=n)
     widest = np.zeros(n, np.int64)
     np.maximum.at(widest, image_of, ends - starts)
+    specked = np.zeros(n, bool)
+    specked[image_of[_specks_apart(ink_before[image_of, :, ends] - ink_before[image_of, :, starts])]] = True
     lo, hi = digit_range
-    ok = (counts >= lo) & (counts <= hi) & (((counts == hi) & (not read)) | (widest <= WIDE))  # as settled() says
+    ok = ((counts >= lo) & (counts <= hi) & (((counts == hi) & (not read)) | (widest <= WIDE))  # as settled() says
+          & ~specked)
     return np.stack([image_of, starts, ends], 1)[ok[image_of]], np.where(ok, counts, -1)
 
 
-def _crops(images: np.ndarray, ink: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    """The 28x28 crop of every span (all dark where the span holds no ink)."""
+def _crops(images: np.ndarray, ink_before: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """The 28x28 crop of every span (all dark where the span holds no ink); `ink_before` as _settled_spans'."""
     image_of, starts, ends = spans.T
-    n, height, width = ink.shape
-    ink_before = np.zeros((n, height, width + 1), np.int32)         # ink pixels left of each column
-    np.cumsum(ink, axis=2, out=ink_before[:, :, 1:])
+    height = images.shape[1]
     rows = ink_before[image_of, :, ends] != ink_before[image_of, :, starts]      # (M, H): rows with ink
     top, bottom = rows.argmax(1), height - rows[:, ::-1].argmax(1)
     h, w = bottom - top, ends - starts
