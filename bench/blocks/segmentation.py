@@ -99,10 +99,11 @@ def _merge_most_shared(pieces: list[np.ndarray]) -> None:
 
 
 def _split(pieces: list[np.ndarray], image: np.ndarray, read_pieces=None, wider_than: int = 5) -> bool:
-    """Cuts one of the pieces wider than `wider_than` columns in two, at a column within its middle half.
-    Without `read_pieces`: the widest piece, at its column of least ink. With `read_pieces` (_remembering):
-    the piece and column where the cut gains most, the two halves' surety against the whole piece's. False
-    where no piece is wide enough."""
+    """Cuts one of the pieces wider than `wider_than` columns in two. Without `read_pieces`: the widest piece,
+    at its column of least ink within its middle half. With `read_pieces` (_remembering): the piece and column
+    where the cut gains most, the two halves' surety against the whole piece's, at any column an eighth of the
+    piece's width (at least 3) from its ends (a narrow 1 beside a wide digit is cut outside the middle half).
+    False where no piece is wide enough."""
     wide = [i for i, p in enumerate(pieces) if _width(p) > max(wider_than, 5)]
     if not wide:
         return False
@@ -114,7 +115,7 @@ def _split(pieces: list[np.ndarray], image: np.ndarray, read_pieces=None, wider_
         profile = pieces[i][:, lo:hi].sum(0)
         cut = lo + int(np.argmin(profile + np.abs(np.arange(hi - lo) - (hi - lo) / 2) * 1e-3))
     else:
-        options = [(i, c) for i in wide for c in range(*_middle(pieces[i]))]
+        options = [(i, c) for i in wide for c in range(*_inside(pieces[i]))]
         piece, cut = np.stack([pieces[i] for i, _ in options]), np.array([c for _, c in options])[:, None, None]
         halves = np.stack([piece & (columns < cut), piece & (columns >= cut)], 1).reshape(-1, *image.shape)
         sure = read_pieces(np.concatenate([np.stack([pieces[i] for i in wide]), halves]))
@@ -126,9 +127,17 @@ def _split(pieces: list[np.ndarray], image: np.ndarray, read_pieces=None, wider_
 
 
 def _middle(piece: np.ndarray) -> tuple[int, int]:
-    """The columns [lo, hi] of a piece's middle half, as a range's ends: where it may be cut."""
+    """The columns [lo, hi] of a piece's middle half, as a range's ends: where it may be cut at least ink."""
     a, b = _columns(piece)
     return a + (b - a) // 4, b - (b - a) // 4 + 1
+
+
+def _inside(piece: np.ndarray) -> tuple[int, int]:
+    """The columns [lo, hi] a reader may cut a piece at, as a range's ends: an eighth of its width, at least
+    3 columns, from either end."""
+    a, b = _columns(piece)
+    margin = max(3, (b - a) // 8)
+    return a + margin, b - margin + 1
 
 
 def _remembering(read, image: np.ndarray):
