@@ -13,7 +13,10 @@ from bench.blocks.layouts import boxes_apart, pushed_together
 from bench.blocks.segmentation import (
     INK,
     WIDE,
+    _columns,
     _ink_pieces,
+    _recut,
+    _remembering,
     boxes_of_pieces,
     column_runs,
     crop,
@@ -158,8 +161,10 @@ def test_digits_pushed_together_are_cut_at_their_boxes():
 def test_a_reader_chooses_where_touching_digits_are_cut(tmp_path):
     """On another generator's images, where a third of the neighbours touch or overlap, the slot reader
     cutting touching digits where it reads both halves surest reads more sums right than the cut at the
-    column of least ink; and where a broken digit and two touching ones give as many pieces of ink as
-    digits, it mends the pieces and reads the digits right far more often than the pieces themselves."""
+    column of least ink; where a broken digit and two touching ones give as many pieces of ink as digits,
+    it mends the pieces and reads the digits right far more often than the pieces themselves; and where
+    touching digits' cuts lie 5 columns off, re-cutting each two neighbours moves them most of the way back,
+    never to cuts it reads less surely."""
     dataset = composed_dataset(3000, 300, 300, digits=(4, 4), seed=3)
     registry, _ = discover()
     approach = registry["slot_cnn_digit_sup"].create(digit_range=dataset.digits)
@@ -179,6 +184,26 @@ def test_a_reader_chooses_where_touching_digits_are_cut(tmp_path):
         unread = predict_outputs(approach.model, torch.from_numpy(slot_crops(images, (4, 4))), channels_last=False)
         kept = np.mean([list(row) == truth for row, truth in zip(unread[:, :4, :10].argmax(-1).tolist(), digits)])
         assert mended > kept + 0.3, (across, mended, kept)
+    images, boxes = pushed_together(dataset.test.images, dataset.test.boxes, seed=0)
+    off, moved_back, shifted_sure, recut_sure = [], [], [], []
+    for image, image_boxes in zip(images, boxes):       # touching digits' cuts moved 5 columns right, then _recut
+        pieces = [mask & (image >= INK) for mask in cut_at_boxes(image, image_boxes)]
+        columns, true_cuts = np.arange(image.shape[1]), []
+        for j in range(len(pieces) - 1):
+            start = _columns(pieces[j + 1])[0]
+            if _columns(pieces[j])[1] == start and _columns(pieces[j + 1])[1] > start + 8:   # cut along a column
+                joined = pieces[j] | pieces[j + 1]
+                pieces[j], pieces[j + 1] = joined & (columns < start + 5), joined & (columns >= start + 5)
+                true_cuts.append((j, start))
+        read_pieces = _remembering(approach.surety, image)
+        recut = _recut(list(pieces), read_pieces)
+        shifted_sure.append(read_pieces(np.stack(pieces)).sum())
+        recut_sure.append(read_pieces(np.stack(recut)).sum())
+        for j, start in true_cuts:
+            off.append(abs(_columns(pieces[j + 1])[0] - start))
+            moved_back.append(abs(_columns(recut[j + 1])[0] - start))
+    assert len(off) > 100 and np.mean(off) == 5 and np.mean(moved_back) < 2.5, np.mean(moved_back)
+    assert (np.array(recut_sure) >= np.array(shifted_sure)).all()
 
 
 def broken_beside_touching(n, across="rows", seed=0):

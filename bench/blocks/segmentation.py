@@ -9,8 +9,9 @@ merged where a digit broke apart and split where digits touch, until the count i
 digit range (or equal to it when the range is one number). Where to split is the caller's choice: the
 piece and column where a digit reader reads the two halves surest against the whole (segment's `read`),
 else the widest piece at its column of least ink. With a reader, the pieces are then mended where it reads
-one of them unsurely: a digit broken in two beside two that touch gives as many pieces as digits, wrong
-ones. `cut_at_boxes` gives the cuts a reader should learn from, where each digit's box is known.
+one of them unsurely (a digit broken in two beside two that touch gives as many pieces as digits, wrong
+ones), and each cut between touching neighbours is moved where it reads both sides surer. `cut_at_boxes`
+gives the cuts a reader should learn from, where each digit's box is known.
 """
 from __future__ import annotations
 
@@ -107,7 +108,6 @@ def _split(pieces: list[np.ndarray], image: np.ndarray, read_pieces=None, wider_
     wide = [i for i, p in enumerate(pieces) if _width(p) > max(wider_than, 5)]
     if not wide:
         return False
-    columns = np.arange(image.shape[1])
     if read_pieces is None:
         i = max(wide, key=lambda j: _width(pieces[j]))
         lo, hi = _middle(pieces[i])
@@ -116,14 +116,19 @@ def _split(pieces: list[np.ndarray], image: np.ndarray, read_pieces=None, wider_
         cut = lo + int(np.argmin(profile + np.abs(np.arange(hi - lo) - (hi - lo) / 2) * 1e-3))
     else:
         options = [(i, c) for i in wide for c in range(*_inside(pieces[i]))]
-        piece, cut = np.stack([pieces[i] for i, _ in options]), np.array([c for _, c in options])[:, None, None]
-        halves = np.stack([piece & (columns < cut), piece & (columns >= cut)], 1).reshape(-1, *image.shape)
+        halves = _halves(np.stack([pieces[i] for i, _ in options]), np.array([c for _, c in options]))
         sure = read_pieces(np.concatenate([np.stack([pieces[i] for i in wide]), halves]))
         whole = dict(zip(wide, sure[:len(wide)]))
         gain = sure[len(wide):].reshape(-1, 2).sum(1) - np.array([whole[i] for i, _ in options])
         i, cut = options[int(np.argmax(gain))]
-    pieces[i:i + 1] = [pieces[i] & (columns < cut), pieces[i] & (columns >= cut)]
+    pieces[i:i + 1] = list(_halves(pieces[i][None], np.array([cut])))
     return True
+
+
+def _halves(pieces: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """(M, H, W) pieces, (M,) columns -> (2M, H, W): each piece's ink left of its column, then right of it."""
+    columns, cuts = np.arange(pieces.shape[2]), cuts[:, None, None]
+    return np.stack([pieces & (columns < cuts), pieces & (columns >= cuts)], 1).reshape(-1, *pieces.shape[1:])
 
 
 def _middle(piece: np.ndarray) -> tuple[int, int]:
@@ -194,7 +199,7 @@ def segment(image: np.ndarray, digit_range: tuple[int, int] = (4, 4), read=None)
         pass
     pieces = _in_order(pieces)
     if read_pieces is not None:
-        pieces = _mend(pieces, image, read_pieces)
+        pieces = _recut(_mend(pieces, image, read_pieces), read_pieces)
     return [_around(p, image) for p in pieces]
 
 
@@ -225,6 +230,36 @@ def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int 
         if scores[best].sum() <= sure.sum():
             break
         pieces, sure = options[best], scores[best]
+    return pieces
+
+
+def _recut(pieces: list[np.ndarray], read_pieces, rounds: int = 3) -> list[np.ndarray]:
+    """Pieces (left to right) whose cuts are moved where the reader reads them surer: each two neighbours
+    that share or abut columns (touching digits cut apart) are joined and cut again at the column where the
+    two halves' summed surety is highest, if that beats theirs; rounds of this until none moves. Cutting
+    one piece at a time chooses a first cut through three touching digits while one side still holds two,
+    which no digit reads surely; this finds each cut again once its neighbours are in place."""
+    sure = read_pieces(np.stack(pieces))
+    for _ in range(rounds):
+        moved = False
+        for j in range(len(pieces) - 1):
+            if _columns(pieces[j])[1] < _columns(pieces[j + 1])[0]:
+                continue
+            joined = pieces[j] | pieces[j + 1]
+            cuts = np.arange(*_inside(joined))
+            if not len(cuts):
+                continue
+            halves = _halves(np.repeat(joined[None], len(cuts), 0), cuts)
+            scores = read_pieces(halves).reshape(-1, 2)
+            best = int(np.argmax(scores.sum(1)))
+            if scores[best].sum() > sure[j] + sure[j + 1] + 1e-6:
+                pieces[j], pieces[j + 1] = halves[2 * best], halves[2 * best + 1]
+                sure[j], sure[j + 1] = scores[best]
+                moved = True
+        if not moved:
+            break
+        order = np.argsort([_columns(p)[0] for p in pieces], kind="stable")
+        pieces, sure = [pieces[k] for k in order], sure[order]
     return pieces
 
 
