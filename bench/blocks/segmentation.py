@@ -22,6 +22,8 @@ INK = 64               # a pixel at or above this (0..255) is ink
 MIN_RUN_INK = 12       # runs or pieces with fewer ink pixels are specks, dropped
 WIDE = 34              # a run wider than this probably holds touching digits
 UNSURE = np.log(0.9)   # a piece read as one digit with less probability is open to mending (log-probability)
+RECUT_UNSURE = np.log(0.99)   # two touching neighbours both read at least this surely keep their cut
+RECUT_REACH = 6        # re-cutting moves a cut at most this many columns
 CHUNK = 1024           # crops_of works on this many images at a time (its arrays stay in the cache)
 
 
@@ -235,18 +237,21 @@ def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int 
 
 def _recut(pieces: list[np.ndarray], read_pieces, rounds: int = 3) -> list[np.ndarray]:
     """Pieces (left to right) whose cuts are moved where the reader reads them surer: each two neighbours
-    that share or abut columns (touching digits cut apart) are joined and cut again at the column where the
-    two halves' summed surety is highest, if that beats theirs; rounds of this until none moves. Cutting
-    one piece at a time chooses a first cut through three touching digits while one side still holds two,
-    which no digit reads surely; this finds each cut again once its neighbours are in place."""
+    that share or abut columns (touching digits cut apart), one of them read below RECUT_UNSURE, are joined
+    and cut again at the column within RECUT_REACH of the right one's first where the two halves' summed
+    surety is highest, if that beats theirs; rounds of this until none moves. Cutting one piece at a time
+    chooses a first cut through three touching digits while one side still holds two, which no digit reads
+    surely; this finds each cut again once its neighbours are in place."""
     sure = read_pieces(np.stack(pieces))
     for _ in range(rounds):
         moved = False
         for j in range(len(pieces) - 1):
-            if _columns(pieces[j])[1] < _columns(pieces[j + 1])[0]:
+            at = _columns(pieces[j + 1])[0]
+            if _columns(pieces[j])[1] < at or min(sure[j], sure[j + 1]) >= RECUT_UNSURE:
                 continue
             joined = pieces[j] | pieces[j + 1]
-            cuts = np.arange(*_inside(joined))
+            lo, hi = _inside(joined)
+            cuts = np.arange(max(lo, at - RECUT_REACH), min(hi, at + RECUT_REACH + 1))
             if not len(cuts):
                 continue
             halves = _halves(np.repeat(joined[None], len(cuts), 0), cuts)
