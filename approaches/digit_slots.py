@@ -13,6 +13,8 @@ and cuts at their boxes, right and wrong.
 Each crop's classifier is local (it sees only its own digit), so what it learns is a digit reader that
 carries over to new data; its per-digit accuracy is reported.
 """
+from dataclasses import replace
+
 import numpy as np
 import torch
 from torch import nn
@@ -149,6 +151,9 @@ class DigitSlots(TorchApproach, Approach):
 
     def fit(self, train, val, budget):
         budget.progress("segmenting digits", 0, 1)
+        given_boxes, images = train.boxes is not None, len(train)
+        if not given_boxes:
+            train, val = self.plainly_cut(train), self.plainly_cut(val)
         train_x = torch.from_numpy(slot_crops(train.images, self.digit_range))
         val_x = torch.from_numpy(slot_crops(val.images, self.digit_range) if val.boxes is None
                                  else self.crops_at_boxes(val.images, val.boxes, train_x.shape[1]))
@@ -173,10 +178,19 @@ class DigitSlots(TorchApproach, Approach):
         self.notes["segmentation_count_mismatch_train"] = round(float(np.mean(
             train_counts != np.array([len(d) for d in train.digit_lists()]))), 4) if train.digits is not None else None
         self.notes["trained_on"] = "sum labels only" if self.supervision == "sum" else "digit labels"
+        unboxed = (f"; no boxes given: {len(train) / images:.0%} of the images, those whose pieces of ink are "
+                   "plainly their digits")
         self.notes["training_layouts"] = (f"the data's, and {self.pushed_share:.0%} of the images whose digits stand "
                                           "apart pushed together; touching digits cut at their boxes"
-                                          + ("" if train.boxes is not None else " (boxes of the images whose pieces "
-                                                                                 "of ink are their digits)"))
+                                          + ("" if given_boxes else unboxed))
+
+    def plainly_cut(self, split):
+        """A split without boxes -> its images whose pieces of ink are plainly their digits, with those pieces'
+        boxes (all of it where none are). The others' crops would be cut at the least ink, often wrongly, with
+        only their sums to judge them: training on them reads worse (docs/approaches.md)."""
+        boxes = boxes_of_pieces(split.images, self.digit_range)
+        plain = (boxes[..., 2] > 0).any(1)
+        return replace(split.subset(plain), boxes=boxes[plain]) if plain.any() else split
 
     @staticmethod
     def crops_at_boxes(images, boxes, slots):
