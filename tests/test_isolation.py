@@ -22,6 +22,7 @@ FAULTS = {   # name: (body of the class, words the failure reason must contain)
                        "File too large"),
 }
 MEMORY_LIMIT_MB = 8000     # per approach (address space: importing torch alone needs more than 3 GB)
+TIMEOUT_S = 60             # per approach: the hoarder must reach the limit first, also where fresh pages come slowly
 
 TEMPLATE = '''
 from bench import Approach, register
@@ -58,7 +59,7 @@ def test_faulty_approaches_fail_alone(drop_plugin, tmp_path):
     drop_plugin("zz_good_neighbour.py", GOOD)
     names = [f"zz_fault_{n}" for n in FAULTS] + ["zz_good_neighbour"]
     out = tmp_path / "results"
-    result = run_cli("--quick", "--approaches", ",".join(names), "--timeout", "20", "--latency-calls", "10",
+    result = run_cli("--quick", "--approaches", ",".join(names), "--timeout", str(TIMEOUT_S), "--latency-calls", "10",
                      "--memory-limit", str(MEMORY_LIMIT_MB),
                      "--out", str(out), timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
