@@ -151,7 +151,7 @@ class DigitSlots(TorchApproach, Approach):
 
     def fit(self, train, val, budget):
         budget.progress("segmenting digits", 0, 1)
-        given_boxes, images = train.boxes is not None, len(train)
+        given_boxes, image_count = train.boxes is not None, len(train)
         if not given_boxes:
             train, val = self.plainly_cut(train), self.plainly_cut(val)
         train_x = torch.from_numpy(slot_crops(train.images, self.digit_range))
@@ -178,7 +178,7 @@ class DigitSlots(TorchApproach, Approach):
         self.notes["segmentation_count_mismatch_train"] = round(float(np.mean(
             train_counts != np.array([len(d) for d in train.digit_lists()]))), 4) if train.digits is not None else None
         self.notes["trained_on"] = "sum labels only" if self.supervision == "sum" else "digit labels"
-        unboxed = (f"; no boxes given: {len(train) / images:.0%} of the images, those whose pieces of ink are "
+        unboxed = (f"; no boxes given: {len(train) / image_count:.0%} of the images, those whose pieces of ink are "
                    "plainly their digits")
         self.notes["training_layouts"] = (f"the data's, and {self.pushed_share:.0%} of the images whose digits stand "
                                           "apart pushed together; touching digits cut at their boxes"

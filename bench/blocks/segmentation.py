@@ -263,8 +263,8 @@ def _recut(pieces: list[np.ndarray], read_pieces, rounds: int = 3) -> list[np.nd
                 moved = True
         if not moved:
             break
-        order = np.argsort([_columns(p)[0] for p in pieces], kind="stable")
-        pieces, sure = [pieces[k] for k in order], sure[order]
+        pieces = _in_order(pieces)
+        sure = read_pieces(np.stack(pieces))          # remembered: no piece is read again
     return pieces
 
 
