@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench import Approach, register
-from bench.blocks.augment import random_affine
+from bench.blocks.augment import random_affine, soften
 from bench.blocks.layouts import boxes_apart, pushed_together
 from bench.blocks.segmentation import boxes_of_pieces, crop, cut_at_boxes, mask_crops, slot_crops
 from bench.blocks.sums import sum_distribution
@@ -39,7 +39,9 @@ class DigitCNN(nn.Module):
     quarter of the values), the second and third stages followed by one more 3x3 convolution at the pooled
     size, where it is cheap. Why these widths: docs/approaches.md. In eval mode with `windows` > 1 it gives
     log-probabilities: a crop read unsurely in the middle window is read in the first `windows` of WINDOWS too,
-    and their probabilities averaged (test-time augmentation where it can change the reading, at little cost)."""
+    and their probabilities averaged (test-time augmentation where it can change the reading, at little cost).
+    It reads every crop through bench.blocks.augment.soften, so that digits drawn crisper than the composer's
+    read as well."""
 
     def __init__(self, widths=(16, 32, 64), extra_convs=(0, 1, 1), hidden=128, dropout=0.2):
         super().__init__()
@@ -56,6 +58,8 @@ class DigitCNN(nn.Module):
                                       nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, CLASSES))
 
     def forward(self, x, windows=1):
+        if not self.training:
+            x = soften(x)      # every crop read through the filter; in training, half of them (augment)
         logits = self.classify(self.features(window(x, *WINDOWS[0])))
         if self.training or windows == 1:
             return logits
@@ -240,7 +244,14 @@ class DigitSlots(TorchApproach, Approach):
         return digit_loss + (one_digit_loss * filled).sum() / filled.sum().clamp_min(1)
 
     def augment(self, x):
-        return random_affine(x) if self.augmentation == "affine" else x
+        """Each crop turned, scaled and shifted a little (augmentation "affine"), then half of them softened, as
+        prediction softens all: the reader learns the composer's resampled strokes and softer ones, and reads
+        digits drawn crisper than the composer's (MNIST's own pixels), softened, as well."""
+        if self.augmentation == "affine":
+            x = random_affine(x)
+        b, k, h, w = x.shape
+        half = torch.rand(b, k, 1, 1, device=x.device) < 0.5
+        return torch.where(half, soften(x.reshape(b * k, 1, h, w)).reshape(b, k, h, w), x)
 
     def _outputs(self, images):
         return predict_outputs(self.model, self.preprocess(images), self.device, batch_size=256,
