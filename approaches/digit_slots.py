@@ -162,8 +162,8 @@ class DigitSlots(TorchApproach, Approach):
         val_x = torch.from_numpy(slot_crops(val.images, self.digit_range) if val.boxes is None
                                  else self.crops_at_boxes(val.images, val.boxes, train_x.shape[1]))
         train_x = torch.cat([train_x, torch.zeros_like(train_x[:, :1])], 1)       # the last slot: a wrong cut
-        boxes = train.boxes if train.boxes is not None else boxes_of_pieces(train.images, self.digit_range)
-        self.add_cuts(train.images, boxes, train_x)
+        if train.boxes is not None:             # none only where no image of a split without boxes is plainly cut
+            self.add_cuts(train.images, train.boxes, train_x)
         train_counts = (train_x[:, :-1].amax((2, 3)) > 0).sum(1).numpy()
         budget.progress("segmenting digits", 1, 1)
         if self.supervision == "digits":
