@@ -10,7 +10,7 @@ digit range (or equal to it when the range is one number). Where to split is the
 piece and column where a digit reader reads the two halves surest against the whole (segment's `read`),
 else the widest piece at its column of least ink. With a reader, the pieces are then mended where it reads
 one of them unsurely (a digit broken in two beside two that touch gives as many pieces as digits, wrong
-ones), and each cut between touching neighbours is moved where it reads both sides surer. `cut_at_boxes`
+ones), and each run of touching neighbours is cut again where it reads all their pieces surest. `cut_at_boxes`
 gives the cuts a reader should learn from, where each digit's box is known.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ INK = 64               # a pixel at or above this (0..255) is ink
 MIN_RUN_INK = 12       # runs or pieces with fewer ink pixels are specks, dropped
 WIDE = 34              # a run wider than this probably holds touching digits
 UNSURE = np.log(0.9)   # a piece read as one digit with less probability is open to mending (log-probability)
-RECUT_UNSURE = np.log(0.99)   # two touching neighbours both read at least this surely keep their cut
-RECUT_REACH = 6        # re-cutting moves a cut at most this many columns
+RECUT_UNSURE = np.log(0.99)   # touching neighbours all read at least this surely keep their cuts
+MIN_CUT_WIDTH = 3      # re-cutting touching neighbours leaves no piece narrower than this (a thin 1 is 3 columns)
 CHUNK = 1024           # crops_of works on this many images at a time (its arrays stay in the cache)
 
 
@@ -235,37 +235,55 @@ def _mend(pieces: list[np.ndarray], image: np.ndarray, read_pieces, rounds: int 
     return pieces
 
 
-def _recut(pieces: list[np.ndarray], read_pieces, rounds: int = 3) -> list[np.ndarray]:
-    """Pieces (left to right) whose cuts are moved where the reader reads them surer: each two neighbours
-    that share or abut columns (touching digits cut apart), one of them read below RECUT_UNSURE, are joined
-    and cut again at the column within RECUT_REACH of the right one's first where the two halves' summed
-    surety is highest, if that beats theirs; rounds of this until none moves. Cutting one piece at a time
-    chooses a first cut through three touching digits while one side still holds two, which no digit reads
-    surely; this finds each cut again once its neighbours are in place."""
+def _recut(pieces: list[np.ndarray], read_pieces) -> list[np.ndarray]:
+    """Pieces (left to right) cut again where the reader reads them surer: each run of neighbours that share
+    or abut columns (touching digits cut apart), one of them read below RECUT_UNSURE, is cut again as a whole
+    into as many pieces, at the columns where their summed surety is highest (_surest_cuts), if that beats
+    theirs. Cutting one piece at a time chooses a first cut through several touching digits while one side
+    still holds more than one digit, which no digit reads surely: often a sliver that reads as a 1 is cut off
+    and the rest left whole. Choosing the run's cuts together finds them all."""
     sure = read_pieces(np.stack(pieces))
-    for _ in range(rounds):
-        moved = False
-        for j in range(len(pieces) - 1):
-            at = _columns(pieces[j + 1])[0]
-            if _columns(pieces[j])[1] < at or min(sure[j], sure[j + 1]) >= RECUT_UNSURE:
-                continue
-            joined = pieces[j] | pieces[j + 1]
-            lo, hi = _inside(joined)
-            cuts = np.arange(max(lo, at - RECUT_REACH), min(hi, at + RECUT_REACH + 1))
-            if not len(cuts):
-                continue
-            halves = _halves(np.repeat(joined[None], len(cuts), 0), cuts)
-            scores = read_pieces(halves).reshape(-1, 2)
-            best = int(np.argmax(scores.sum(1)))
-            if scores[best].sum() > sure[j] + sure[j + 1] + 1e-6:
-                pieces[j], pieces[j + 1] = halves[2 * best], halves[2 * best + 1]
-                sure[j], sure[j + 1] = scores[best]
-                moved = True
-        if not moved:
-            break
-        pieces = _in_order(pieces)
-        sure = read_pieces(np.stack(pieces))          # remembered: no piece is read again
-    return pieces
+    out, start, reach = [], 0, -1
+    for end, piece in enumerate(pieces + [None]):
+        if piece is not None and (end == 0 or _columns(piece)[0] <= reach):
+            reach = max(reach, _columns(piece)[1])
+            continue                                      # the run goes on
+        run = pieces[start:end]
+        if len(run) > 1 and sure[start:end].min() < RECUT_UNSURE:
+            cut, total = _surest_cuts(np.any(np.stack(run), 0), len(run), read_pieces)
+            if total > sure[start:end].sum() + 1e-6:
+                run = cut
+        out += run
+        if piece is not None:
+            start, reach = end, _columns(piece)[1]
+    return _in_order(out)
+
+
+def _surest_cuts(union: np.ndarray, parts: int, read_pieces) -> tuple[list[np.ndarray], float]:
+    """`union` cut at columns into `parts` pieces, each MIN_CUT_WIDTH to WIDE columns wide: the pieces whose
+    summed surety is highest, and that sum (no pieces and -inf where none fit). Dynamic programming over the
+    cut columns, one piece after the other; a piece with fewer than MIN_RUN_INK ink pixels is no digit."""
+    a, b = _columns(union)
+    columns = np.arange(union.shape[1])
+    best = {a: (0.0, [])}              # the first column not yet cut -> the best sum of the pieces left of it, those
+    for k in range(parts):
+        after = parts - 1 - k          # pieces still to cut right of this one
+        spans = [(s, e) for s in best for e in range(s + MIN_CUT_WIDTH, min(b, s + WIDE) + 1)
+                 if after * MIN_CUT_WIDTH <= b - e <= after * WIDE]
+        if not spans:
+            return [], -np.inf
+        masks = np.stack([union & (columns >= s) & (columns < e) for s, e in spans])
+        inked = masks.sum((1, 2)) >= MIN_RUN_INK
+        sure = np.full(len(spans), -np.inf)
+        if inked.any():
+            sure[inked] = read_pieces(masks[inked])
+        following = {}
+        for (s, e), mask, value in zip(spans, masks, sure):
+            total = best[s][0] + value
+            if total > following.get(e, (-np.inf,))[0]:
+                following[e] = (total, best[s][1] + [mask])
+        best = following
+    return (best[b][1], best[b][0]) if b in best else ([], -np.inf)
 
 
 def boxes_of_pieces(images, digit_range=(4, 4)) -> np.ndarray:
