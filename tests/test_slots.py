@@ -158,6 +158,25 @@ def test_digits_pushed_together_are_cut_at_their_boxes():
     assert (boxes_of_pieces(images)[..., 2] > 0).any(1)[touching].mean() < 0.05       # touching: not plainly
 
 
+def test_a_run_of_touching_digits_is_cut_again_as_a_whole():
+    """Four touching digits cut one at a time into one wide piece and three slivers are cut again together
+    where the reader reads all four surest, however far that is from the first cuts; a run read surely stays."""
+    ink = np.zeros((40, 168), bool)
+    ink[10:30, 40:92] = True                          # one piece of ink: digits 8, 14, 20 and 10 columns wide
+    digits = [(40, 48), (48, 62), (62, 82), (82, 92)]
+    columns = np.arange(168)
+
+    def read_pieces(pieces):                          # sure of a piece as wide as a digit, less the further off
+        spans = [_columns(p) for p in pieces]
+        return np.array([-min(abs(a - s) + abs(b - e) for s, e in digits) for a, b in spans], np.float64)
+
+    slivers = [ink & (columns < 83), ink & (columns >= 83) & (columns < 86), ink & (columns >= 86) & (columns < 89),
+               ink & (columns >= 89)]
+    assert [_columns(p) for p in _recut(slivers, read_pieces)] == digits
+    apart = [ink & (columns >= s) & (columns < e) & (columns != s) for s, e in digits]    # a gap: no run to cut
+    assert all((a == b).all() for a, b in zip(_recut(apart, read_pieces), apart))
+
+
 def test_a_reader_chooses_where_touching_digits_are_cut(tmp_path):
     """On another generator's images, where a third of the neighbours touch or overlap, the slot reader
     cutting touching digits where it reads both halves surest reads more sums right than the cut at the
