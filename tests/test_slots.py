@@ -160,7 +160,7 @@ def test_digits_pushed_together_are_cut_at_their_boxes():
 
 def test_a_run_of_touching_digits_is_cut_again_as_a_whole():
     """Four touching digits cut one at a time into one wide piece and three slivers are cut again together
-    where the reader reads all four surest, however far that is from the first cuts; a run read surely stays."""
+    where the reader reads all four surest, however far that is from the first cuts; pieces apart stay."""
     ink = np.zeros((40, 168), bool)
     ink[10:30, 40:92] = True                          # one piece of ink: digits 8, 14, 20 and 10 columns wide
     digits = [(40, 48), (48, 62), (62, 82), (82, 92)]

@@ -265,7 +265,7 @@ def _surest_cuts(union: np.ndarray, parts: int, read_pieces) -> tuple[list[np.nd
     cut columns, one piece after the other; a piece with fewer than MIN_RUN_INK ink pixels is no digit."""
     a, b = _columns(union)
     columns = np.arange(union.shape[1])
-    best = {a: (0.0, [])}              # the first column not yet cut -> the best sum of the pieces left of it, those
+    best = {a: (0.0, [])}              # the first column not yet cut -> the pieces left of it: best sum, pieces
     for k in range(parts):
         after = parts - 1 - k          # pieces still to cut right of this one
         spans = [(s, e) for s in best for e in range(s + MIN_CUT_WIDTH, min(b, s + WIDE) + 1)
