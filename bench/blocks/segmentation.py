@@ -243,19 +243,17 @@ def _recut(pieces: list[np.ndarray], read_pieces) -> list[np.ndarray]:
     still holds more than one digit, which no digit reads surely: often a sliver that reads as a 1 is cut off
     and the rest left whole. Choosing the run's cuts together finds them all."""
     sure = read_pieces(np.stack(pieces))
-    out, start, reach = [], 0, -1
-    for end, piece in enumerate(pieces + [None]):
-        if piece is not None and (end == 0 or _columns(piece)[0] <= reach):
-            reach = max(reach, _columns(piece)[1])
-            continue                                      # the run goes on
+    out, start = [], 0
+    for end in range(1, len(pieces) + 1):
         run = pieces[start:end]
+        if end < len(pieces) and _columns(pieces[end])[0] <= max(_columns(p)[1] for p in run):
+            continue                                      # the next piece touches the run: it goes on
         if len(run) > 1 and sure[start:end].min() < RECUT_UNSURE:
             cut, total = _surest_cuts(np.any(np.stack(run), 0), len(run), read_pieces)
             if total > sure[start:end].sum() + 1e-6:
                 run = cut
         out += run
-        if piece is not None:
-            start, reach = end, _columns(piece)[1]
+        start = end
     return _in_order(out)
 
 
