@@ -36,14 +36,14 @@ class DigitCNN(nn.Module):
     """28x28 crop -> 11 logits (CLASSES). The crop's outer 2 pixels are dropped (the digit's 20x20 box sits in the
     middle 24x24; only augmentation moves ink further out, rarely), which saves time. Three stages of a 3x3
     convolution, 2x2 max-pooling, BatchNorm and ReLU (pooling before BatchNorm and ReLU leaves them a
-    quarter of the values), the second and third stages followed by one more 3x3 convolution at the pooled
-    size, where it is cheap. Why these widths: docs/approaches.md. In eval mode with `windows` > 1 it gives
+    quarter of the values), each followed by one more 3x3 convolution at the pooled size, where it is cheap.
+    Why these widths: docs/approaches.md. In eval mode with `windows` > 1 it gives
     log-probabilities: a crop read unsurely in the middle window is read in the first `windows` of WINDOWS too,
     and their probabilities averaged (test-time augmentation where it can change the reading, at little cost).
     It reads every crop through bench.blocks.augment.soften, so that digits drawn crisper than the composer's
     read as well."""
 
-    def __init__(self, widths=(16, 32, 64), extra_convs=(0, 1, 1), hidden=128, dropout=0.2):
+    def __init__(self, widths=(32, 64, 128), extra_convs=(1, 1, 1), hidden=128, dropout=0.2):
         super().__init__()
         stages, channels = [], 1
         for width, extra in zip(widths, extra_convs):
@@ -105,7 +105,7 @@ class DigitSlots(TorchApproach, Approach):
     channels_last = False        # crops are (B, slots, 28, 28); the digit CNN sets channels_last itself
     epochs = 24
 
-    def __init__(self, supervision="sum", widths=(16, 32, 64), extra_convs=(0, 1, 1), augmentation="affine", lr=3e-3,
+    def __init__(self, supervision="sum", widths=(32, 64, 128), extra_convs=(1, 1, 1), augmentation="affine", lr=3e-3,
                  batch_size=64, max_epochs=60, ema=0.999, pushed_share=0.5, windows=len(WINDOWS)):
         assert supervision in ("sum", "digits")
         self.supervision = supervision
